@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what Facet needs to build, run and test, from Debian's packages and
+# npm. Idempotent and quiet when everything is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config git
+  libabsl-dev librocksdb-dev libboost-dev libboost-iostreams-dev libsimdjson-dev
+  nlohmann-json3-dev libcli11-dev libyaml-cpp-dev libssl-dev zlib1g-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  python3 nodejs npm sqlite3 curl wrk
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if ((${#missing[@]})); then
+  echo "bootstrap: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Node clients for the SDK compatibility tests.
+if [ -f tests/integration/package.json ]; then
+  if [ ! -d tests/integration/node_modules ] ||
+     [ tests/integration/package.json -nt tests/integration/node_modules ]; then
+    echo "bootstrap: installing npm packages for tests/integration"
+    (cd tests/integration && npm install --silent --no-audit --no-fund >/dev/null)
+    touch tests/integration/node_modules
+  fi
+fi

@@ -1,0 +1,134 @@
+// IdentityGraph: who is who. Maps identifiers to dense PersonIds, merges
+// persons when events link their identifiers (under merge rules), logs every
+// merge and can undo it.
+//
+// Model. Every person is created as an *atom* with its own PersonId and its
+// own identifiers. A merge makes the absorbed root a child of the surviving
+// root; the persons visible to users are the roots (the "surviving person"),
+// and a root's identifiers are those of every atom in its subtree. Undoing a
+// merge cuts that edge again, so each side gets back exactly its own atoms
+// and with them its identifiers (and, in profiles/, its traits and events).
+//
+//   IdentityGraph graph(kv, options);
+//   RETURN_IF_ERROR(graph.Load());
+//   store::WriteBatch batch;
+//   ASSIGN_OR_RETURN(ResolveResult r, graph.Resolve(ids, now, "identify", &batch));
+//   RETURN_IF_ERROR(kv.Write(batch, true));
+//
+// Thread-safety: not thread-safe. The ingest pipeline is the only writer and
+// serialises readers against it with its own lock.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "base/types.h"
+#include "identity/identifier.h"
+#include "store/kv_store.h"
+
+namespace facet::identity {
+
+enum class MergeStatus : uint8_t { kMerged = 0, kUndone = 1, kRefused = 2 };
+
+// One entry of the merge log. A refused link (a rule stopped it) is logged
+// too, with `status == kRefused` and the rule in `detail`.
+struct MergeRecord {
+  uint64_t id = 0;
+  MergeStatus status = MergeStatus::kMerged;
+  PersonId survivor = kNoPerson;  // root that absorbed (or would have)
+  PersonId absorbed = kNoPerson;  // root that was absorbed (or would have been)
+  TimeMs at = 0;
+  TimeMs undone_at = 0;
+  std::string reason;             // what linked them: "identify", "alias", "track", ...
+  Identifier via;                 // the identifier that linked them
+  std::string detail;             // for refusals: which rule, e.g. "user_id limit 1"
+};
+
+struct ResolveResult {
+  PersonId person = kNoPerson;           // root the event is attributed to
+  bool created = false;                  // a new person was created for it
+  std::vector<uint64_t> merges;          // ids of merges performed
+  std::vector<uint64_t> refusals;        // ids of refused links (merge log entries)
+  std::vector<PersonId> absorbed;        // roots that stopped being roots
+};
+
+struct UndoResult {
+  PersonId survivor_root = kNoPerson;  // current root of the survivor side
+  PersonId restored = kNoPerson;       // the absorbed side, a root again
+};
+
+class IdentityGraph {
+ public:
+  // `kv` must outlive the graph.
+  IdentityGraph(store::KvStore& kv, IdentityOptions options);
+  ~IdentityGraph();
+  IdentityGraph(const IdentityGraph&) = delete;
+  IdentityGraph& operator=(const IdentityGraph&) = delete;
+
+  // Loads the graph from the store (atoms, index, merge log, counters).
+  absl::Status Load();
+
+  // Resolves the identifiers of one event, most trusted first (user_id, then
+  // the others in the order given). Already normalised. Rules:
+  //  - no identifier known: a new atom holding all of them (each namespace
+  //    capped by max_per_namespace; identifiers over the cap are refused and
+  //    logged);
+  //  - otherwise the target is the root of the first known identifier; every
+  //    other known identifier's root is merged into the target unless that
+  //    would break a rule (two different user_ids, or a namespace cap over the
+  //    union), in which case the link is refused and logged, never merged;
+  //  - unknown identifiers are attached to the target's root atom, again
+  //    subject to the caps (an unknown user_id on a person that already has
+  //    one is refused and logged).
+  // The surviving root of a merge is the target. All mutations are appended
+  // to `batch`; the in-memory graph is updated at once (the caller writes
+  // the batch before acknowledging). `reason` is recorded in merge records.
+  absl::StatusOr<ResolveResult> Resolve(std::span<const Identifier> ids, TimeMs at,
+                                        std::string_view reason, store::WriteBatch* batch);
+
+  // The root person holding `id` (normalised), or NotFound.
+  absl::StatusOr<PersonId> Find(const Identifier& id) const;
+
+  // The root of `atom`'s tree (the atom itself when it is a root).
+  PersonId Root(PersonId atom) const;
+  bool IsRoot(PersonId atom) const;
+  bool Exists(PersonId atom) const;
+
+  // Atoms of the tree rooted at `root`, `root` first.
+  std::vector<PersonId> Members(PersonId root) const;
+
+  // Identifiers of every atom in `root`'s tree, in the order they were added.
+  std::vector<Identifier> Identities(PersonId root) const;
+
+  // Merge log entries that involve any atom of `root`'s tree, oldest first.
+  std::vector<MergeRecord> MergesOf(PersonId root) const;
+
+  // The merge log entry `id`, or NotFound.
+  absl::StatusOr<MergeRecord> GetMerge(uint64_t id) const;
+
+  // Undoes merge `id`: the absorbed side becomes a root again with its own
+  // atoms. NotFound for an unknown id; FailedPrecondition when it was refused
+  // or is already undone. Mutations go to `batch`.
+  absl::StatusOr<UndoResult> UndoMerge(uint64_t id, TimeMs at, store::WriteBatch* batch);
+
+  // Live persons (roots), atoms ever created, indexed identifiers, merges
+  // performed (not undone), refused links.
+  uint64_t person_count() const;
+  uint64_t atom_count() const;
+  uint64_t identity_count() const;
+  uint64_t merge_count() const;
+  uint64_t refusal_count() const;
+
+  const Pseudonymizer& pseudonymizer() const;
+  const IdentityOptions& options() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace facet::identity

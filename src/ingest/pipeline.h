@@ -1,0 +1,152 @@
+// Pipeline: the single writer of Facet's state. Takes parsed events,
+// de-duplicates them on messageId, resolves identities, updates profiles and
+// makes all of it durable in one synced write per group of requests (group
+// commit), then acknowledges each request.
+//
+//   Pipeline pipeline(kv, graph, profiles, clock, options);
+//   RETURN_IF_ERROR(pipeline.Start());           // recovery + committer thread
+//   pipeline.Submit(std::move(parse), [](IngestAck ack) { ... reply ... });
+//   { auto read = pipeline.LockForRead(); graph.Find(...); profiles.View(...); }
+//
+// Thread-safety: Submit(), Execute() and LockForRead() may be called from any
+// thread. Completion callbacks run on the committer thread and must not block.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "base/clock.h"
+#include "identity/identity_graph.h"
+#include "ingest/segment_parser.h"
+#include "profiles/profile_store.h"
+#include "store/kv_store.h"
+
+namespace facet::ingest {
+
+struct PipelineOptions {
+  // A messageId seen within this window is a duplicate; older ones are new.
+  TimeMs dedupe_window_ms = 7LL * 24 * 3600 * 1000;
+  // Most requests folded into one group commit.
+  size_t max_group_requests = 4096;
+  // Checkpoint profiles after this many events or milliseconds.
+  uint64_t checkpoint_events = 200000;
+  TimeMs checkpoint_interval_ms = 5000;
+  // Quarantine keeps at most this many rejected events (oldest dropped).
+  uint64_t quarantine_capacity = 100000;
+  // Sync the write-ahead log before acknowledging (off only in tests).
+  bool sync = true;
+};
+
+// Outcome of one request.
+struct IngestAck {
+  absl::Status status;           // OK once durable; Unavailable if the store failed
+  size_t accepted = 0;           // new events stored
+  size_t duplicates = 0;         // events already stored (same messageId)
+  std::vector<InputError> quarantined;  // invalid events kept in the quarantine
+};
+
+struct PipelineCounters {
+  std::atomic<uint64_t> events_accepted{0};
+  std::atomic<uint64_t> events_rejected{0};
+  std::atomic<uint64_t> events_deduplicated{0};
+  std::atomic<uint64_t> merges{0};
+  std::atomic<uint64_t> merge_refusals{0};
+  std::atomic<uint64_t> group_commits{0};
+  std::atomic<uint64_t> persons{0};
+  std::atomic<uint64_t> identities{0};
+  std::atomic<uint64_t> events_total{0};  // events in the store
+};
+
+struct QuarantineEntry {
+  uint64_t id = 0;
+  TimeMs received_at = 0;
+  InputError error;
+  std::string raw;  // the event's JSON text, truncated
+};
+
+class Pipeline {
+ public:
+  // All references must outlive the pipeline.
+  Pipeline(store::KvStore& kv, identity::IdentityGraph& graph, profiles::ProfileStore& profiles,
+           const Clock& clock, PipelineOptions options);
+  ~Pipeline();  // Stop()s
+
+  // Loads the identity graph and profiles, replays events after the last
+  // profile checkpoint, and starts the committer.
+  absl::Status Start();
+  // Drains queued work, writes a final checkpoint and stops the committer.
+  void Stop();
+
+  using Done = std::function<void(IngestAck)>;
+  // Queues `parse` (its events and rejections); `done` runs once they are
+  // durable, or with an error status.
+  void Submit(RequestParse parse, Done done);
+
+  // Runs `mutation` on the committer thread with exclusive access to the
+  // state, in order with ingest; its writes to the batch are made durable
+  // before `done` runs with its status.
+  using Mutation = std::function<absl::Status(store::WriteBatch*)>;
+  void Execute(Mutation mutation, std::function<void(absl::Status)> done);
+
+  // Undoes merge `merge_id` durably (identity and profiles). Blocks.
+  absl::StatusOr<identity::UndoResult> UndoMerge(uint64_t merge_id);
+
+  // Shared access to the graph and profiles for readers.
+  std::shared_lock<std::shared_mutex> LockForRead() const {
+    return std::shared_lock<std::shared_mutex>(state_mu_);
+  }
+
+  // The newest quarantined events, newest first, at most `limit`.
+  absl::StatusOr<std::vector<QuarantineEntry>> ListQuarantine(size_t limit) const;
+
+  const PipelineCounters& counters() const { return counters_; }
+  // False after a store failure: the state in memory may be ahead of disk and
+  // the process must be restarted to recover.
+  bool healthy() const { return healthy_.load(); }
+
+ private:
+  struct Work;
+  struct Group;
+  void CommitterLoop();
+  void WriterLoop();
+  absl::Status Recover();
+  void ApplyWork(Work& w, Group& g, std::vector<std::string>& group_ids);
+
+  store::KvStore& kv_;
+  identity::IdentityGraph& graph_;
+  profiles::ProfileStore& profiles_;
+  const Clock& clock_;
+  const PipelineOptions options_;
+
+  mutable std::shared_mutex state_mu_;
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<std::unique_ptr<Work>> queue_;
+
+  std::mutex write_mu_;
+  std::condition_variable write_cv_;
+  std::deque<std::unique_ptr<Group>> write_queue_;
+
+  bool stopping_ = false;
+  bool writer_stopping_ = false;
+  std::thread committer_;
+  std::thread writer_;
+  std::atomic<bool> healthy_{true};
+  PipelineCounters counters_;
+
+  EventSeq next_seq_ = 1;
+  uint64_t next_quarantine_id_ = 1;
+  uint64_t oldest_quarantine_id_ = 1;
+  uint64_t events_since_checkpoint_ = 0;
+  TimeMs last_checkpoint_ms_ = 0;
+};
+
+}  // namespace facet::ingest

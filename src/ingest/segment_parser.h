@@ -1,0 +1,92 @@
+// Parser for the Segment HTTP Tracking API: turns a request body into
+// validated, normalised events and per-event rejections.
+//
+//   ParseOptions options;
+//   RequestParse r = ParseRequest(Endpoint::kBatch, body, now, options);
+//   if (r.fatal) -> 400/413 with r.fatal
+//   else r.events go to the pipeline, r.rejected to the quarantine.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/types.h"
+#include "identity/identifier.h"
+#include "profiles/event.h"
+
+namespace facet::ingest {
+
+enum class Endpoint { kBatch, kIdentify, kTrack, kPage, kScreen, kGroup, kAlias };
+
+// Maps a path ("/v1/batch", "/v1/b", "/v1/track", "/v1/t", ...) to its
+// endpoint; nullopt for other paths.
+std::optional<Endpoint> EndpointFromPath(std::string_view path);
+
+// An identifier taken from a configured place in the event, e.g.
+// {"device_id", "context.device.id"} or {"wechat_openid", "traits.wechat_openid"}.
+// Paths are dotted; the first segment is a top-level field of the message
+// ("traits", "context", "properties"); "traits.x" also matches
+// "context.traits.x".
+struct IdentifierSource {
+  std::string ns;
+  std::string path;
+};
+
+struct ParseOptions {
+  size_t max_event_bytes = 32 * 1024;
+  size_t max_batch_bytes = 500 * 1024;
+  // Built-in sources are always used: userId -> user_id, anonymousId ->
+  // anonymous_id, traits.email / context.traits.email -> email,
+  // traits.phone / context.traits.phone -> phone, context.device.id ->
+  // device_id. These are added to them.
+  std::vector<IdentifierSource> identifier_sources;
+  identity::IdentityOptions identity;  // normalisation of identifier values
+};
+
+// Why one input was refused. `index` is the position in the batch (0 for
+// single-event endpoints, -1 for the request as a whole).
+struct InputError {
+  std::string error;
+  std::string field;  // dotted path, e.g. "batch[3].event", "userId"; may be empty
+  int index = -1;
+};
+
+struct ParsedEvent {
+  profiles::Event event;  // seq and person unset
+  // Identifiers, most trusted first: user_id, then anonymous_id, then the
+  // others. Normalised; an invalid value (e.g. a malformed email trait) is
+  // left out and reported in `warnings`.
+  std::vector<identity::Identifier> identifiers;
+  std::vector<std::string> warnings;
+};
+
+struct RequestParse {
+  // Set when the request as a whole is refused (malformed JSON, not an
+  // object, batch not an array, body over max_batch_bytes): nothing is stored.
+  std::optional<InputError> fatal;
+  bool too_large = false;  // fatal because of size (HTTP 413)
+  std::vector<ParsedEvent> events;
+  std::vector<InputError> rejected;       // invalid events, by index
+  std::vector<std::string> rejected_raw;  // their JSON text (truncated to 4 KiB), same order
+  std::string write_key;                  // "writeKey" from the body, if any
+};
+
+// Parses and validates one request body. `received_at` is the server time.
+// Validation per event: must be an object of at most max_event_bytes; `type`
+// (batch items; implied by single endpoints) one of identify, track, page,
+// screen, group, alias; `userId` or `anonymousId` present (string or number,
+// non-empty); track needs a non-empty string `event`; alias needs
+// `previousId` and `userId`; group needs `groupId`; `properties`, `traits`
+// and `context` must be objects when present; `messageId` must be a string
+// when present (generated as a UUID-like id when missing); timestamps must
+// parse as ISO-8601. Timestamps follow Segment: an explicit `timestamp` is
+// used as is; otherwise with `originalTimestamp` and `sentAt` (the event's,
+// else the batch's) the time is receivedAt - (sentAt - originalTimestamp);
+// otherwise `originalTimestamp`; otherwise receivedAt.
+RequestParse ParseRequest(Endpoint endpoint, std::string_view body, TimeMs received_at,
+                          const ParseOptions& options);
+
+}  // namespace facet::ingest

@@ -1,0 +1,65 @@
+// ProfileStore: the profiles of all persons, in memory, checkpointed to the
+// store and rebuilt from the event log after the last checkpoint.
+//
+// Each atom (see identity/identity_graph.h) has its own profile, built from
+// the events attributed to it. The profile of a merged person is the
+// Combine() of its atoms' profiles, cached for roots with more than one atom.
+//
+//   ProfileStore profiles(kv);
+//   RETURN_IF_ERROR(profiles.Load());             // checkpoint
+//   ... replay events with seq > profiles.watermark() through Apply() ...
+//   profiles.RebuildView(root, graph.Members(root)) for merged roots
+//
+// Thread-safety: not thread-safe; the ingest pipeline serialises access.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "base/types.h"
+#include "profiles/profile.h"
+#include "store/kv_store.h"
+
+namespace facet::profiles {
+
+class ProfileStore {
+ public:
+  explicit ProfileStore(store::KvStore& kv);
+  ~ProfileStore();
+
+  // Loads the last checkpoint: atom profiles and the watermark.
+  absl::Status Load();
+
+  // Highest event seq included in the loaded/last written checkpoint (0: none).
+  EventSeq watermark() const;
+
+  // Applies `e` to the profile of atom `e.person`, and to the cached view of
+  // `root` (the root of e.person) when it has one.
+  void Apply(const Event& e, PersonId root);
+
+  // `absorbed_root` was merged into `survivor_root`: the survivor's view
+  // becomes the combination of both.
+  void OnMerge(PersonId survivor_root, PersonId absorbed_root);
+
+  // Recomputes the view of `root` from its atoms (`members`, root first);
+  // used after an undo and at load.
+  void RebuildView(PersonId root, std::span<const PersonId> members);
+
+  // The profile of person `root` (an empty profile for unknown ids).
+  const Profile& View(PersonId root) const;
+
+  // Appends every atom profile changed since the last checkpoint and the new
+  // watermark `upto` to `batch`, and clears the dirty set.
+  void Checkpoint(EventSeq upto, store::WriteBatch* batch);
+
+  // Atoms changed since the last checkpoint.
+  size_t dirty_count() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace facet::profiles
