@@ -96,8 +96,10 @@ class Pipeline {
   using Mutation = std::function<absl::Status(store::WriteBatch*)>;
   void Execute(Mutation mutation, std::function<void(absl::Status)> done);
 
-  // Undoes merge `merge_id` durably (identity and profiles). Blocks.
-  absl::StatusOr<identity::UndoResult> UndoMerge(uint64_t merge_id);
+  // Undoes merge `merge_id` durably (identity and profiles); `done` runs on
+  // the committer thread with the result (NotFound / FailedPrecondition from
+  // the graph, or the store's error).
+  void UndoMerge(uint64_t merge_id, std::function<void(absl::StatusOr<identity::UndoResult>)> done);
 
   // Shared access to the graph and profiles for readers.
   std::shared_lock<std::shared_mutex> LockForRead() const {
