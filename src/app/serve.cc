@@ -1,0 +1,72 @@
+#include "app/serve.h"
+
+#include <signal.h>
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+
+#include "api/server.h"
+#include "base/clock.h"
+#include "base/status.h"
+#include "identity/identity_graph.h"
+#include "ingest/pipeline.h"
+#include "profiles/profile_store.h"
+#include "store/rocks_kv_store.h"
+
+namespace facet::app {
+
+absl::Status Serve(Config config) {
+  if (config.server.write_keys.empty()) {
+    return absl::InvalidArgumentError("no write key: pass --write-key KEY or set keys.write in the config file");
+  }
+  if (config.server.admin_keys.empty()) {
+    return absl::InvalidArgumentError("no admin key: pass --admin-key KEY or set keys.admin in the config file");
+  }
+  for (const auto& w : config.server.write_keys) {
+    for (const auto& a : config.server.admin_keys) {
+      if (w == a) return absl::InvalidArgumentError("a key cannot be both a write key and an admin key");
+    }
+  }
+  RETURN_IF_ERROR(LoadOrCreateHmacKey(&config));
+
+  // Block the termination signals in every thread; the main thread waits for them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  const auto started = std::chrono::steady_clock::now();
+  store::RocksOptions rocks;
+  rocks.block_cache_bytes = config.block_cache_mb << 20;
+  ASSIGN_OR_RETURN(std::unique_ptr<store::RocksKvStore> kv,
+                   store::RocksKvStore::Open(config.data_dir + "/store", rocks));
+  identity::IdentityGraph graph(*kv, config.server.parse.identity);
+  profiles::ProfileStore profiles(*kv);
+  SystemClock clock;
+  ingest::Pipeline pipeline(*kv, graph, profiles, clock, config.pipeline);
+  RETURN_IF_ERROR(Annotate(pipeline.Start(), "recovering " + config.data_dir));
+  const double recovery_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+
+  api::Server server(config.server, api::Services{pipeline, graph, profiles, *kv, clock});
+  RETURN_IF_ERROR(server.Start());
+  std::fprintf(stderr,
+               "facet: recovered %llu events, %llu persons in %.2f s\n"
+               "facet: listening on http://%s:%u (data in %s)\n",
+               static_cast<unsigned long long>(pipeline.counters().events_total.load()),
+               static_cast<unsigned long long>(pipeline.counters().persons.load()), recovery_s,
+               config.server.bind_address == "0.0.0.0" ? "127.0.0.1" : config.server.bind_address.c_str(),
+               server.port(), config.data_dir.c_str());
+  std::fflush(stderr);
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  std::fprintf(stderr, "facet: %s received, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  server.Stop();
+  pipeline.Stop();
+  return absl::OkStatus();
+}
+
+}  // namespace facet::app

@@ -1,0 +1,345 @@
+#include "ingest/pipeline.h"
+
+#include <string>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "base/status.h"
+#include "profiles/timeline.h"
+#include "store/key_codec.h"
+
+namespace facet::ingest {
+namespace {
+
+constexpr size_t kMaxQuarantineRaw = 4096;
+
+// Quarantine record: received_at(8) index(4) then length-prefixed error,
+// field and raw text.
+void PutString(std::string* out, std::string_view s) {
+  store::PutFixed32BE(out, static_cast<uint32_t>(s.size()));
+  out->append(s);
+}
+
+bool GetString(std::string_view* in, std::string* out) {
+  if (in->size() < 4) return false;
+  uint32_t n = store::DecodeFixed32BE(*in);
+  in->remove_prefix(4);
+  if (in->size() < n) return false;
+  out->assign(in->substr(0, n));
+  in->remove_prefix(n);
+  return true;
+}
+
+std::string EncodeQuarantine(TimeMs received_at, const InputError& e, std::string_view raw) {
+  std::string out;
+  store::PutInt64Ordered(&out, received_at);
+  store::PutFixed32BE(&out, static_cast<uint32_t>(e.index));
+  PutString(&out, e.error);
+  PutString(&out, e.field);
+  PutString(&out, raw.substr(0, kMaxQuarantineRaw));
+  return out;
+}
+
+absl::StatusOr<QuarantineEntry> DecodeQuarantine(uint64_t id, std::string_view in) {
+  QuarantineEntry q;
+  q.id = id;
+  if (in.size() < 12) return absl::DataLossError("quarantine record " + std::to_string(id) + " truncated");
+  q.received_at = store::DecodeInt64Ordered(in);
+  q.error.index = static_cast<int>(store::DecodeFixed32BE(in.substr(8)));
+  in.remove_prefix(12);
+  if (!GetString(&in, &q.error.error) || !GetString(&in, &q.error.field) || !GetString(&in, &q.raw)) {
+    return absl::DataLossError("quarantine record " + std::to_string(id) + " corrupt");
+  }
+  return q;
+}
+
+}  // namespace
+
+struct Pipeline::Work {
+  RequestParse parse;
+  Done done;
+  Mutation mutation;  // set for Execute()
+  std::function<void(absl::Status)> mutation_done;
+  IngestAck ack;
+  absl::Status mutation_status;
+};
+
+struct Pipeline::Group {
+  store::WriteBatch batch;
+  std::vector<std::unique_ptr<Work>> work;
+};
+
+Pipeline::Pipeline(store::KvStore& kv, identity::IdentityGraph& graph,
+                   profiles::ProfileStore& profiles, const Clock& clock, PipelineOptions options)
+    : kv_(kv), graph_(graph), profiles_(profiles), clock_(clock), options_(std::move(options)) {}
+
+Pipeline::~Pipeline() { Stop(); }
+
+absl::Status Pipeline::Recover() {
+  RETURN_IF_ERROR(Annotate(graph_.Load(), "loading identity graph"));
+  RETURN_IF_ERROR(Annotate(profiles_.Load(), "loading profiles"));
+  ASSIGN_OR_RETURN(EventSeq last, profiles::LastSeq(kv_));
+  next_seq_ = last + 1;
+  // Events after the checkpoint are replayed onto their atoms' profiles.
+  uint64_t replayed = 0;
+  RETURN_IF_ERROR(Annotate(
+      profiles::ForEachEventAfter(kv_, profiles_.watermark(),
+                                  [&](const profiles::Event& e) {
+                                    profiles_.Apply(e, e.person);
+                                    ++replayed;
+                                    return absl::OkStatus();
+                                  }),
+      "replaying events"));
+  // Views of merged persons are combinations of their atoms.
+  absl::flat_hash_set<PersonId> merged_roots;
+  for (PersonId atom = 0; atom < graph_.atom_count(); ++atom) {
+    if (!graph_.IsRoot(atom)) merged_roots.insert(graph_.Root(atom));
+  }
+  for (PersonId root : merged_roots) {
+    auto members = graph_.Members(root);
+    profiles_.RebuildView(root, members);
+  }
+  {
+    auto it = kv_.NewIterator(store::Column::kQuarantine);
+    it->SeekToLast();
+    if (it->Valid() && it->key().size() == 8) next_quarantine_id_ = store::DecodeFixed64BE(it->key()) + 1;
+    it->SeekToFirst();
+    if (it->Valid() && it->key().size() == 8) oldest_quarantine_id_ = store::DecodeFixed64BE(it->key());
+    RETURN_IF_ERROR(it->status());
+  }
+  counters_.events_total = last;
+  counters_.persons = graph_.person_count();
+  counters_.identities = graph_.identity_count();
+  counters_.merges = graph_.merge_count();
+  counters_.merge_refusals = graph_.refusal_count();
+  if (replayed > 0) {
+    store::WriteBatch batch;
+    profiles_.Checkpoint(last, &batch);
+    RETURN_IF_ERROR(Annotate(kv_.Write(batch, options_.sync), "writing recovery checkpoint"));
+  }
+  last_checkpoint_ms_ = clock_.NowMs();
+  return absl::OkStatus();
+}
+
+absl::Status Pipeline::Start() {
+  RETURN_IF_ERROR(Recover());
+  committer_ = std::thread([this] { CommitterLoop(); });
+  return absl::OkStatus();
+}
+
+void Pipeline::Stop() {
+  {
+    std::lock_guard lock(queue_mu_);
+    if (stopping_ || !committer_.joinable()) {
+      stopping_ = true;
+      return;
+    }
+    stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  committer_.join();
+  if (healthy_.load()) {
+    std::unique_lock state(state_mu_);
+    store::WriteBatch batch;
+    profiles_.Checkpoint(next_seq_ - 1, &batch);
+    absl::Status s = kv_.Write(batch, true);
+    s.IgnoreError();  // best effort: recovery replays events after the last checkpoint
+  }
+}
+
+void Pipeline::Submit(RequestParse parse, Done done) {
+  auto w = std::make_unique<Work>();
+  w->parse = std::move(parse);
+  w->done = std::move(done);
+  {
+    std::lock_guard lock(queue_mu_);
+    if (!stopping_ && healthy_.load()) {
+      queue_.push_back(std::move(w));
+      queue_cv_.notify_one();
+      return;
+    }
+  }
+  IngestAck ack;
+  ack.status = absl::UnavailableError(healthy_.load() ? "server is shutting down"
+                                                      : "store failed; restart to recover");
+  w->done(std::move(ack));
+}
+
+void Pipeline::Execute(Mutation mutation, std::function<void(absl::Status)> done) {
+  auto w = std::make_unique<Work>();
+  w->mutation = std::move(mutation);
+  w->mutation_done = std::move(done);
+  {
+    std::lock_guard lock(queue_mu_);
+    if (!stopping_ && healthy_.load()) {
+      queue_.push_back(std::move(w));
+      queue_cv_.notify_one();
+      return;
+    }
+  }
+  w->mutation_done(absl::UnavailableError("pipeline is not running"));
+}
+
+void Pipeline::UndoMerge(uint64_t merge_id,
+                         std::function<void(absl::StatusOr<identity::UndoResult>)> done) {
+  auto result = std::make_shared<identity::UndoResult>();
+  Execute(
+      [this, merge_id, result](store::WriteBatch* batch) -> absl::Status {
+        ASSIGN_OR_RETURN(*result, graph_.UndoMerge(merge_id, clock_.NowMs(), batch));
+        for (PersonId root : {result->survivor_root, result->restored}) {
+          auto members = graph_.Members(root);
+          profiles_.RebuildView(root, members);
+        }
+        counters_.persons = graph_.person_count();
+        counters_.merges = graph_.merge_count();
+        return absl::OkStatus();
+      },
+      [result, done = std::move(done)](absl::Status s) {
+        if (!s.ok()) {
+          done(s);
+        } else {
+          done(*result);
+        }
+      });
+}
+
+void Pipeline::ApplyWork(Work& w, Group& g, absl::flat_hash_set<std::string_view>& group_ids) {
+  if (w.mutation) {
+    w.mutation_status = w.mutation(&g.batch);
+    return;
+  }
+  const TimeMs now = clock_.NowMs();
+  RequestParse& p = w.parse;
+  auto quarantine = [&](const InputError& err, std::string_view raw) {
+    const uint64_t id = next_quarantine_id_++;
+    g.batch.Put(store::Column::kQuarantine, store::Fixed64Key(id), EncodeQuarantine(now, err, raw));
+    while (next_quarantine_id_ - oldest_quarantine_id_ > options_.quarantine_capacity) {
+      g.batch.Delete(store::Column::kQuarantine, store::Fixed64Key(oldest_quarantine_id_++));
+    }
+    w.ack.quarantined.push_back(err);
+    counters_.events_rejected.fetch_add(1, std::memory_order_relaxed);
+  };
+  for (size_t i = 0; i < p.rejected.size(); ++i) {
+    quarantine(p.rejected[i], i < p.rejected_raw.size() ? p.rejected_raw[i] : std::string_view());
+  }
+  for (ParsedEvent& pe : p.events) {
+    profiles::Event& e = pe.event;
+    bool duplicate = group_ids.contains(e.message_id);
+    if (!duplicate) {
+      auto seen = profiles::LookupMessageId(kv_, e.message_id);
+      if (seen.ok()) {
+        duplicate = now - seen->received_at < options_.dedupe_window_ms;
+      } else if (!absl::IsNotFound(seen.status())) {
+        w.ack.status = seen.status();
+        return;
+      }
+    }
+    if (duplicate) {
+      ++w.ack.duplicates;
+      counters_.events_deduplicated.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    auto resolved = graph_.Resolve(pe.identifiers, now, profiles::EventTypeName(e.type), &g.batch);
+    if (!resolved.ok()) {
+      InputError err{std::string(resolved.status().message()), "userId", -1};
+      quarantine(err, e.message_id);
+      continue;
+    }
+    for (PersonId absorbed : resolved->absorbed) profiles_.OnMerge(resolved->person, absorbed);
+    e.seq = next_seq_++;
+    e.person = resolved->person;
+    profiles_.Apply(e, resolved->person);
+    profiles::AppendEvent(e, &g.batch);
+    group_ids.insert(e.message_id);
+    ++w.ack.accepted;
+  }
+}
+
+void Pipeline::CommitterLoop() {
+  absl::flat_hash_set<std::string_view> group_ids;
+  while (true) {
+    auto g = std::make_unique<Group>();
+    {
+      std::unique_lock lock(queue_mu_);
+      queue_cv_.wait_for(lock, std::chrono::milliseconds(options_.checkpoint_interval_ms),
+                         [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty() && stopping_) break;
+      while (!queue_.empty() && g->work.size() < options_.max_group_requests) {
+        g->work.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    uint64_t accepted = 0;
+    {
+      std::unique_lock state(state_mu_);
+      // A duplicate inside the group is not in the store yet: catch it here.
+      group_ids.clear();
+      for (auto& w : g->work) {
+        ApplyWork(*w, *g, group_ids);
+        accepted += w->ack.accepted;
+      }
+      events_since_checkpoint_ += accepted;
+      const TimeMs now = clock_.NowMs();
+      if (events_since_checkpoint_ >= options_.checkpoint_events ||
+          (profiles_.dirty_count() > 0 && now - last_checkpoint_ms_ >= options_.checkpoint_interval_ms)) {
+        profiles_.Checkpoint(next_seq_ - 1, &g->batch);
+        events_since_checkpoint_ = 0;
+        last_checkpoint_ms_ = now;
+      }
+      counters_.persons = graph_.person_count();
+      counters_.identities = graph_.identity_count();
+      counters_.merges = graph_.merge_count();
+      counters_.merge_refusals = graph_.refusal_count();
+    }
+    absl::Status written = absl::OkStatus();
+    if (!g->batch.empty()) written = kv_.Write(g->batch, options_.sync);
+    if (!written.ok()) {
+      // The state in memory is now ahead of the store: refuse further writes
+      // until a restart recovers from the store.
+      healthy_ = false;
+      written = absl::UnavailableError("store write failed: " + std::string(written.message()));
+    } else {
+      counters_.group_commits.fetch_add(1, std::memory_order_relaxed);
+      counters_.events_accepted.fetch_add(accepted, std::memory_order_relaxed);
+      counters_.events_total.fetch_add(accepted, std::memory_order_relaxed);
+    }
+    for (auto& w : g->work) {
+      if (w->mutation) {
+        w->mutation_done(written.ok() ? w->mutation_status : written);
+      } else {
+        if (!written.ok()) w->ack.status = written;
+        w->done(std::move(w->ack));
+      }
+    }
+    if (!healthy_.load()) {
+      // Fail queued work at once.
+      std::deque<std::unique_ptr<Work>> rest;
+      {
+        std::lock_guard lock(queue_mu_);
+        rest.swap(queue_);
+      }
+      for (auto& w : rest) {
+        if (w->mutation) {
+          w->mutation_done(absl::UnavailableError("store failed; restart to recover"));
+        } else {
+          w->ack.status = absl::UnavailableError("store failed; restart to recover");
+          w->done(std::move(w->ack));
+        }
+      }
+    }
+  }
+}
+
+absl::StatusOr<std::vector<QuarantineEntry>> Pipeline::ListQuarantine(size_t limit) const {
+  std::vector<QuarantineEntry> out;
+  auto it = kv_.NewIterator(store::Column::kQuarantine);
+  for (it->SeekToLast(); it->Valid() && out.size() < limit; it->Prev()) {
+    if (it->key().size() != 8) return absl::DataLossError("malformed quarantine key");
+    ASSIGN_OR_RETURN(QuarantineEntry q, DecodeQuarantine(store::DecodeFixed64BE(it->key()), it->value()));
+    out.push_back(std::move(q));
+  }
+  RETURN_IF_ERROR(it->status());
+  return out;
+}
+
+}  // namespace facet::ingest
