@@ -5,9 +5,12 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "profiles/internal/testing.h"
 
 namespace facet::profiles {
 namespace {
+
+using internal::ExpectSameEvent;
 
 Event FullEvent() {
   Event e;
@@ -33,32 +36,6 @@ Event FullEvent() {
   e.currency = "EUR";
   e.location = Location{48.8566, 2.3522, "Paris", "France"};
   return e;
-}
-
-void ExpectSameEvent(const Event& a, const Event& b) {
-  EXPECT_EQ(a.seq, b.seq);
-  EXPECT_EQ(a.person, b.person);
-  EXPECT_EQ(a.type, b.type);
-  EXPECT_EQ(a.message_id, b.message_id);
-  EXPECT_EQ(a.name, b.name);
-  EXPECT_EQ(a.timestamp, b.timestamp);
-  EXPECT_EQ(a.received_at, b.received_at);
-  EXPECT_EQ(a.user_id, b.user_id);
-  EXPECT_EQ(a.anonymous_id, b.anonymous_id);
-  EXPECT_EQ(a.previous_id, b.previous_id);
-  EXPECT_EQ(a.group_id, b.group_id);
-  EXPECT_EQ(a.traits, b.traits);
-  EXPECT_EQ(a.properties, b.properties);
-  EXPECT_EQ(a.context, b.context);
-  EXPECT_EQ(a.revenue, b.revenue);
-  EXPECT_EQ(a.currency, b.currency);
-  ASSERT_EQ(a.location.has_value(), b.location.has_value());
-  if (a.location) {
-    EXPECT_EQ(a.location->latitude, b.location->latitude);
-    EXPECT_EQ(a.location->longitude, b.location->longitude);
-    EXPECT_EQ(a.location->city, b.location->city);
-    EXPECT_EQ(a.location->country, b.location->country);
-  }
 }
 
 TEST(EventTypeTest, NamesRoundTrip) {

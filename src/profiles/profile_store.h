@@ -36,7 +36,9 @@ class ProfileStore {
   EventSeq watermark() const;
 
   // Applies `e` to the profile of atom `e.person`, and to the cached view of
-  // `root` (the root of e.person) when it has one.
+  // `root` (the root of e.person) when it has one. A `root` other than
+  // e.person without a view gets one started from the two atoms; call
+  // RebuildView() when it has more atoms than those.
   void Apply(const Event& e, PersonId root);
 
   // `absorbed_root` was merged into `survivor_root`: the survivor's view

@@ -1,0 +1,166 @@
+#include "profiles/profile_store.h"
+
+#include <algorithm>
+#include <cassert>
+#include <string>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "base/status.h"
+#include "store/key_codec.h"
+
+namespace facet::profiles {
+namespace {
+
+constexpr std::string_view kWatermarkKey = "profiles/watermark";
+
+const Profile& EmptyProfile() {
+  static const Profile kEmpty;
+  return kEmpty;
+}
+
+}  // namespace
+
+struct ProfileStore::State {
+  explicit State(store::KvStore& kv) : kv(kv) {}
+
+  // The atom profile of `id`, growing the table as ids are first seen.
+  Profile& Atom(PersonId id) {
+    if (id >= atoms.size()) {
+      atoms.resize(size_t{id} + 1);
+      dirty_flags.resize(size_t{id} + 1, 0);
+    }
+    return atoms[id];
+  }
+
+  const Profile& AtomOrEmpty(PersonId id) const { return id < atoms.size() ? atoms[id] : EmptyProfile(); }
+
+  void MarkDirty(PersonId id) {
+    if (!dirty_flags[id]) {
+      dirty_flags[id] = 1;
+      dirty.push_back(id);
+    }
+  }
+
+  store::KvStore& kv;
+  std::vector<Profile> atoms;                    // indexed by PersonId
+  std::vector<uint8_t> dirty_flags;              // parallel to `atoms`
+  std::vector<PersonId> dirty;                   // ids with dirty_flags set
+  absl::flat_hash_map<PersonId, Profile> views;  // roots with more than one atom
+  EventSeq watermark = 0;
+};
+
+ProfileStore::ProfileStore(store::KvStore& kv) : state_(std::make_unique<State>(kv)) {}
+
+ProfileStore::~ProfileStore() = default;
+
+absl::Status ProfileStore::Load() {
+  std::vector<Profile> atoms;
+  std::unique_ptr<store::Iterator> it = state_->kv.NewIterator(store::Column::kProfiles);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    std::string_view key = it->key();
+    if (key.size() != 4) {
+      return absl::DataLossError("corrupt profile checkpoint: key of " + std::to_string(key.size()) +
+                                 " bytes");
+    }
+    PersonId id = store::DecodeFixed32BE(key);
+    if (id == kNoPerson) return absl::DataLossError("corrupt profile checkpoint: key names no person");
+    absl::StatusOr<Profile> profile = DecodeProfile(it->value());
+    if (!profile.ok()) return Annotate(profile.status(), "profile of person " + std::to_string(id));
+    if (id >= atoms.size()) atoms.resize(size_t{id} + 1);
+    atoms[id] = *std::move(profile);
+  }
+  RETURN_IF_ERROR(Annotate(it->status(), "reading profile checkpoint"));
+
+  EventSeq watermark = 0;
+  absl::StatusOr<std::string> raw = state_->kv.Get(store::Column::kMeta, kWatermarkKey);
+  if (raw.ok()) {
+    if (raw->size() != 8) {
+      return absl::DataLossError("corrupt profile watermark: " + std::to_string(raw->size()) + " bytes");
+    }
+    watermark = store::DecodeFixed64BE(*raw);
+  } else if (!absl::IsNotFound(raw.status())) {
+    return Annotate(raw.status(), "reading profile watermark");
+  }
+
+  State& s = *state_;
+  s.dirty_flags.assign(atoms.size(), 0);
+  s.atoms = std::move(atoms);
+  s.dirty.clear();
+  s.views.clear();
+  s.watermark = watermark;
+  return absl::OkStatus();
+}
+
+EventSeq ProfileStore::watermark() const { return state_->watermark; }
+
+void ProfileStore::Apply(const Event& e, PersonId root) {
+  assert(e.person != kNoPerson);
+  if (e.person == kNoPerson) return;
+  State& s = *state_;
+  Profile& atom = s.Atom(e.person);
+  ApplyEvent(e, &atom);
+  s.MarkDirty(e.person);
+
+  auto view = s.views.find(root);
+  if (view != s.views.end()) {
+    ApplyEvent(e, &view->second);
+  } else if (root != e.person && root != kNoPerson) {
+    // A merged root whose view was never built: start it from the two atoms
+    // known here. RebuildView() makes it exact when more atoms belong to it.
+    Profile combined = s.AtomOrEmpty(root);
+    Combine(atom, &combined);
+    s.views.emplace(root, std::move(combined));
+  }
+}
+
+void ProfileStore::OnMerge(PersonId survivor_root, PersonId absorbed_root) {
+  if (survivor_root == absorbed_root) return;
+  State& s = *state_;
+  auto survivor = s.views.find(survivor_root);
+  if (survivor == s.views.end()) {
+    survivor = s.views.emplace(survivor_root, s.AtomOrEmpty(survivor_root)).first;
+  }
+  // Looked up after the insertion above, which may rehash.
+  auto absorbed = s.views.find(absorbed_root);
+  if (absorbed != s.views.end()) {
+    Combine(absorbed->second, &survivor->second);
+    s.views.erase(absorbed);
+  } else {
+    Combine(s.AtomOrEmpty(absorbed_root), &survivor->second);
+  }
+}
+
+void ProfileStore::RebuildView(PersonId root, std::span<const PersonId> members) {
+  State& s = *state_;
+  if (members.size() <= 1) {
+    s.views.erase(root);
+    return;
+  }
+  Profile combined;
+  for (PersonId m : members) Combine(s.AtomOrEmpty(m), &combined);
+  s.views.insert_or_assign(root, std::move(combined));
+}
+
+const Profile& ProfileStore::View(PersonId root) const {
+  const State& s = *state_;
+  auto view = s.views.find(root);
+  if (view != s.views.end()) return view->second;
+  return s.AtomOrEmpty(root);
+}
+
+void ProfileStore::Checkpoint(EventSeq upto, store::WriteBatch* batch) {
+  State& s = *state_;
+  std::sort(s.dirty.begin(), s.dirty.end());
+  for (PersonId id : s.dirty) {
+    batch->Put(store::Column::kProfiles, store::Fixed32Key(id), EncodeProfile(s.atoms[id]));
+    s.dirty_flags[id] = 0;
+  }
+  s.dirty.clear();
+  batch->Put(store::Column::kMeta, kWatermarkKey, store::Fixed64Key(upto));
+  s.watermark = upto;
+}
+
+size_t ProfileStore::dirty_count() const { return state_->dirty.size(); }
+
+}  // namespace facet::profiles
