@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cassert>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -13,6 +14,9 @@ namespace facet::profiles {
 namespace {
 
 constexpr std::string_view kWatermarkKey = "profiles/watermark";
+
+// Growing the atom table must move profiles, not copy them.
+static_assert(std::is_nothrow_move_constructible_v<Profile>);
 
 const Profile& EmptyProfile() {
   static const Profile kEmpty;

@@ -23,7 +23,8 @@ struct MessageIdEntry {
   TimeMs received_at = 0;
 };
 
-// Appends the event, its timeline entry and its message-id entry to `batch`.
+// Appends the event, its timeline entry and its message-id entry (when
+// e.message_id is not empty) to `batch`.
 void AppendEvent(const Event& e, store::WriteBatch* batch);
 
 // Reads the message-id index. NotFound when unknown.
@@ -47,7 +48,8 @@ struct TimelinePage {
 
 // Events of the atoms `members`, newest first (by timestamp, then seq),
 // at most `limit`, starting after `cursor` (from a previous page; empty for
-// the first). InvalidArgument for a malformed cursor.
+// the first). InvalidArgument for a malformed cursor; DataLoss for a
+// corrupt entry or one whose event is missing. `limit` 0 gives an empty page.
 absl::StatusOr<TimelinePage> ListEvents(const store::KvStore& kv, std::span<const PersonId> members,
                                         size_t limit, std::string_view cursor);
 
