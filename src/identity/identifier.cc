@@ -1,11 +1,11 @@
 #include "identity/identifier.h"
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
 #include <algorithm>
-#include <array>
-#include <cstring>
+#include <mutex>
 #include <string>
 
 #include "absl/status/status.h"
@@ -125,26 +125,95 @@ bool IsPii(std::string_view ns, const IdentityOptions& options) {
          options.pii_namespaces.end();
 }
 
-Pseudonymizer::Pseudonymizer(std::string key) : key_(std::move(key)) {}
+// The HMAC key schedule (the padded key's inner and outer hash states) is
+// computed once in `ctx`; each digest re-initialises it with a NULL key, which
+// OpenSSL documents as reusing the key already set. One context serves all
+// threads under `mu`: a digest holds the lock for ~0.2 us.
+struct Pseudonymizer::Mac {
+  std::mutex mu;
+  EVP_MAC_CTX* ctx = nullptr;
+
+  explicit Mac(std::string_view key) {
+    EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+    if (mac == nullptr) return;
+    ctx = EVP_MAC_CTX_new(mac);
+    EVP_MAC_free(mac);  // the context keeps its own reference
+    if (ctx == nullptr) return;
+    char digest_name[] = "SHA256";
+    const OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0),
+        OSSL_PARAM_construct_end()};
+    static constexpr unsigned char kEmptyKey[1] = {0};
+    const auto* k = key.empty() ? kEmptyKey : reinterpret_cast<const unsigned char*>(key.data());
+    if (EVP_MAC_init(ctx, k, key.size(), params) != 1) {
+      EVP_MAC_CTX_free(ctx);
+      ctx = nullptr;
+    }
+  }
+  ~Mac() { EVP_MAC_CTX_free(ctx); }
+  Mac(const Mac&) = delete;
+  Mac& operator=(const Mac&) = delete;
+
+  // False if OpenSSL failed; the caller then falls back to one-shot HMAC().
+  bool Compute(std::string_view ns, std::string_view value, unsigned char* out) {
+    if (ctx == nullptr) return false;
+    static constexpr unsigned char kSeparator[1] = {0};
+    std::lock_guard<std::mutex> lock(mu);
+    size_t out_len = 0;
+    return EVP_MAC_init(ctx, nullptr, 0, nullptr) == 1 &&
+           EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(ns.data()), ns.size()) == 1 &&
+           EVP_MAC_update(ctx, kSeparator, 1) == 1 &&
+           EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(value.data()),
+                          value.size()) == 1 &&
+           EVP_MAC_final(ctx, out, &out_len, Pseudonymizer::kDigestSize) == 1 &&
+           out_len == Pseudonymizer::kDigestSize;
+  }
+};
+
+namespace {
+
+void OneShotHmac(std::string_view key, std::string_view ns, std::string_view value,
+                 unsigned char* out) {
+  std::string msg;
+  msg.reserve(ns.size() + 1 + value.size());
+  msg.append(ns).push_back('\0');
+  msg.append(value);
+  unsigned int out_len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), out, &out_len);
+}
+
+}  // namespace
+
+Pseudonymizer::Pseudonymizer(std::string key)
+    : key_(std::move(key)), mac_(std::make_unique<Mac>(key_)) {}
+
+Pseudonymizer::~Pseudonymizer() = default;
+
+Pseudonymizer::Pseudonymizer(const Pseudonymizer& other)
+    : key_(other.key_), mac_(std::make_unique<Mac>(key_)) {}
+
+Pseudonymizer& Pseudonymizer::operator=(const Pseudonymizer& other) {
+  if (this != &other) {
+    key_ = other.key_;
+    mac_ = std::make_unique<Mac>(key_);
+  }
+  return *this;
+}
+
+Pseudonymizer::Pseudonymizer(Pseudonymizer&& other) noexcept = default;
+Pseudonymizer& Pseudonymizer::operator=(Pseudonymizer&& other) noexcept = default;
+
+void Pseudonymizer::DigestInto(std::string_view ns, std::string_view value,
+                               std::span<uint8_t, kDigestSize> out) const {
+  if (mac_ != nullptr && mac_->Compute(ns, value, out.data())) return;
+  OneShotHmac(key_, ns, value, out.data());
+}
 
 std::string Pseudonymizer::Digest(std::string_view ns, std::string_view value) const {
-  // The message is ns || 0x00 || value; short messages stay on the stack.
-  std::array<unsigned char, 640> stack;
-  std::string heap;
-  const size_t len = ns.size() + 1 + value.size();
-  unsigned char* msg = stack.data();
-  if (len > stack.size()) {
-    heap.resize(len);
-    msg = reinterpret_cast<unsigned char*>(heap.data());
-  }
-  std::memcpy(msg, ns.data(), ns.size());
-  msg[ns.size()] = 0;
-  std::memcpy(msg + ns.size() + 1, value.data(), value.size());
-
-  std::string out(32, '\0');
-  unsigned int out_len = 0;
-  HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()), msg, len,
-       reinterpret_cast<unsigned char*>(out.data()), &out_len);
+  std::string out(kDigestSize, '\0');
+  DigestInto(ns, value, std::span<uint8_t, kDigestSize>(reinterpret_cast<uint8_t*>(out.data()),
+                                                        kDigestSize));
   return out;
 }
 

@@ -5,7 +5,11 @@
 //   auto e = Normalize("email", " Li.Lei@Example.COM", opts); // "li.lei@example.com"
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <map>
+#include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -61,14 +65,27 @@ bool IsPii(std::string_view ns, const IdentityOptions& options);
 // Keyed pseudonyms: HMAC-SHA256(key, ns || 0x00 || value). Thread-safe.
 class Pseudonymizer {
  public:
+  static constexpr size_t kDigestSize = 32;
+
   explicit Pseudonymizer(std::string key);
+  ~Pseudonymizer();
+  Pseudonymizer(const Pseudonymizer& other);
+  Pseudonymizer& operator=(const Pseudonymizer& other);
+  Pseudonymizer(Pseudonymizer&& other) noexcept;
+  Pseudonymizer& operator=(Pseudonymizer&& other) noexcept;
+
   // 32 raw bytes.
   std::string Digest(std::string_view ns, std::string_view value) const;
   // 64 lower-case hex characters.
   std::string HexDigest(std::string_view ns, std::string_view value) const;
+  // Digest() into `out`, without allocating (for hot paths).
+  void DigestInto(std::string_view ns, std::string_view value,
+                  std::span<uint8_t, kDigestSize> out) const;
 
  private:
+  struct Mac;  // the keyed HMAC state, computed once and reused
   std::string key_;
+  std::unique_ptr<Mac> mac_;
 };
 
 }  // namespace facet::identity

@@ -35,7 +35,9 @@ namespace facet::identity {
 enum class MergeStatus : uint8_t { kMerged = 0, kUndone = 1, kRefused = 2 };
 
 // One entry of the merge log. A refused link (a rule stopped it) is logged
-// too, with `status == kRefused` and the rule in `detail`.
+// too, with `status == kRefused` and the rule in `detail`. The same link
+// refused again (same surviving root, absorbed root and identifier) reuses
+// its entry, so repeated events do not grow the log.
 struct MergeRecord {
   uint64_t id = 0;
   MergeStatus status = MergeStatus::kMerged;
@@ -70,6 +72,9 @@ class IdentityGraph {
   IdentityGraph& operator=(const IdentityGraph&) = delete;
 
   // Loads the graph from the store (atoms, index, merge log, counters).
+  // DataLoss when stored records are malformed or inconsistent;
+  // FailedPrecondition when `options.hmac_key` is not the key the store was
+  // written with. On error the graph is left as it was.
   absl::Status Load();
 
   // Resolves the identifiers of one event, most trusted first (user_id, then
@@ -87,6 +92,9 @@ class IdentityGraph {
   // The surviving root of a merge is the target. All mutations are appended
   // to `batch`; the in-memory graph is updated at once (the caller writes
   // the batch before acknowledging). `reason` is recorded in merge records.
+  // An identifier repeated within `ids` counts once. InvalidArgument for an
+  // empty `ids` or an identifier with an empty namespace or value; nothing
+  // changes then.
   absl::StatusOr<ResolveResult> Resolve(std::span<const Identifier> ids, TimeMs at,
                                         std::string_view reason, store::WriteBatch* batch);
 
