@@ -566,6 +566,28 @@ absl::StatusOr<ResolveResult> IdentityGraph::Resolve(std::span<const Identifier>
     logged = true;
   };
 
+  // The most trusted identifier is unknown but the person of the others
+  // cannot take it (e.g. a new user_id signing in on a device that belongs to
+  // another user): it starts a person of its own, and the links to the
+  // others are then checked (and refused) like any merge.
+  if (target != kNoPerson && items[0].atom == kNoPerson &&
+      !s.FitsCap(target, s.Intern(items[0].id->ns))) {
+    target = s.NewAtom(at);
+    result.created = true;
+    Item& first = items[0];
+    const uint32_t ns = s.Intern(first.id->ns);
+    const auto seq = static_cast<uint32_t>(s.identifiers.size());
+    s.identifiers.push_back(State::IdentEntry{*first.id, ns, target});
+    State::Atom& t = s.atoms[target];
+    t.own.push_back(seq);
+    AddCount(t.counts, ns, 1);
+    s.index.emplace(first.digest, target);
+    batch->Put(store::Column::kIdentities, internal::IdentityKey(first.id->ns, first.digest),
+               store::Fixed32Key(target));
+    first.atom = target;
+    mark(target);
+  }
+
   if (target == kNoPerson) {
     target = s.NewAtom(at);
     result.created = true;

@@ -86,9 +86,12 @@ class IdentityGraph {
   //    other known identifier's root is merged into the target unless that
   //    would break a rule (two different user_ids, or a namespace cap over the
   //    union), in which case the link is refused and logged, never merged;
+  //  - but when the most trusted identifier is unknown and the target cannot
+  //    take it (a new user_id on a device of another user), it starts a new
+  //    person that becomes the target, and the links to the others are
+  //    checked like merges (and so refused);
   //  - unknown identifiers are attached to the target's root atom, again
-  //    subject to the caps (an unknown user_id on a person that already has
-  //    one is refused and logged).
+  //    subject to the caps.
   // The surviving root of a merge is the target. All mutations are appended
   // to `batch`; the in-memory graph is updated at once (the caller writes
   // the batch before acknowledging). `reason` is recorded in merge records.

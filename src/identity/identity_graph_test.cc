@@ -192,20 +192,25 @@ TEST_F(IdentityGraphTest, ConflictingUserIdsAreRefusedAndLogged) {
   EXPECT_EQ(graph_.MergesOf(p1.person).size(), 1u);
 }
 
-TEST_F(IdentityGraphTest, SecondUserIdOnIdentifiedPersonIsRefused) {
+TEST_F(IdentityGraphTest, NewUserIdOnAnotherUsersDeviceStartsItsOwnPerson) {
+  // a1 belongs to u1; u2 signs in on the same device. u2 is the most trusted
+  // identifier of the event, so the event goes to a new person holding u2,
+  // and the link to u1's person is refused, never merged.
   ResolveResult p = Resolve({Uid("u1"), Anon("a1")});
   ResolveResult r = Resolve({Anon("a1"), Uid("u2")});
-  EXPECT_EQ(r.person, p.person);
+  EXPECT_TRUE(r.created);
+  EXPECT_NE(r.person, p.person);
+  EXPECT_EQ(FindOrDie(Uid("u2")), r.person);
+  EXPECT_EQ(FindOrDie(Anon("a1")), p.person);
   ASSERT_EQ(r.refusals.size(), 1u);
   absl::StatusOr<MergeRecord> m = graph_.GetMerge(r.refusals[0]);
   ASSERT_TRUE(m.ok());
-  EXPECT_EQ(m->survivor, p.person);
-  EXPECT_EQ(m->absorbed, kNoPerson);
-  EXPECT_EQ(m->via, Uid("u2"));
-  EXPECT_EQ(m->detail, "person already has user_id u1; user_id limit is 1");
-  // A refused identifier is attached nowhere.
-  EXPECT_TRUE(absl::IsNotFound(graph_.Find(Uid("u2")).status()));
-  EXPECT_EQ(graph_.identity_count(), 2u);
+  EXPECT_EQ(m->status, MergeStatus::kRefused);
+  EXPECT_EQ(m->survivor, r.person);
+  EXPECT_EQ(m->absorbed, p.person);
+  EXPECT_EQ(m->via, Anon("a1"));
+  EXPECT_EQ(graph_.person_count(), 2u);
+  EXPECT_EQ(graph_.Identities(r.person), (std::vector<Identifier>{Uid("u2")}));
 }
 
 TEST_F(IdentityGraphTest, TwoUserIdsForANewPersonKeepTheFirst) {
