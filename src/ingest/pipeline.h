@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "base/clock.h"
 #include "identity/identity_graph.h"
@@ -118,9 +119,10 @@ class Pipeline {
   struct Work;
   struct Group;
   void CommitterLoop();
-  void WriterLoop();
   absl::Status Recover();
-  void ApplyWork(Work& w, Group& g, std::vector<std::string>& group_ids);
+  // Applies one request or mutation to the state, appending to the group's
+  // batch. `group_ids` holds the message ids already taken in this group.
+  void ApplyWork(Work& w, Group& g, absl::flat_hash_set<std::string_view>& group_ids);
 
   store::KvStore& kv_;
   identity::IdentityGraph& graph_;
@@ -133,14 +135,8 @@ class Pipeline {
   std::condition_variable queue_cv_;
   std::deque<std::unique_ptr<Work>> queue_;
 
-  std::mutex write_mu_;
-  std::condition_variable write_cv_;
-  std::deque<std::unique_ptr<Group>> write_queue_;
-
   bool stopping_ = false;
-  bool writer_stopping_ = false;
   std::thread committer_;
-  std::thread writer_;
   std::atomic<bool> healthy_{true};
   PipelineCounters counters_;
 
