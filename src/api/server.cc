@@ -1,0 +1,522 @@
+#include "api/server.h"
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "api/json_render.h"
+#include "api/metrics.h"
+#include "api/router.h"
+
+namespace facet::api {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr std::chrono::seconds kIdleTimeout{60};
+constexpr std::chrono::seconds kLingerTimeout{5};
+constexpr uint32_t kHeaderLimit = 16 * 1024;
+
+void LogTransport(std::string_view what, const beast::error_code& ec) {
+  std::fprintf(stderr, "facet api: %.*s: %s\n", static_cast<int>(what.size()), what.data(),
+               ec.message().c_str());
+}
+
+// Errors that only mean the peer went away or the server is stopping.
+bool IsQuietError(const beast::error_code& ec) {
+  return ec == http::error::end_of_stream || ec == net::error::eof ||
+         ec == net::error::operation_aborted || ec == beast::error::timeout ||
+         ec == net::error::connection_reset || ec == net::error::broken_pipe ||
+         ec == net::error::not_connected || ec == http::error::partial_message;
+}
+
+Response TransportError(int status, std::string_view error) {
+  Response r;
+  r.status = status;
+  r.body = Dump(ErrorJson(error));
+  return r;
+}
+
+class Session;
+
+// Shared by the server and every completion callback handed to the router:
+// callbacks post to a connection only while the server is running, so a
+// pipeline acknowledgement that arrives after Stop() touches nothing.
+struct Gate {
+  std::mutex mu;
+  bool open = true;
+};
+
+class ServerCore {
+ public:
+  ServerCore(ServerOptions options, Services services)
+      : options_(std::move(options)),
+        metrics_(AllRouteTemplates()),
+        router_(options_, services, metrics_),
+        gate_(std::make_shared<Gate>()) {}
+
+  ~ServerCore() { Stop(); }
+  ServerCore(const ServerCore&) = delete;
+  ServerCore& operator=(const ServerCore&) = delete;
+
+  absl::Status Start();
+  void Stop();
+  void Wait();
+  uint16_t port() const { return port_.load(); }
+
+  const ServerOptions& options() const { return options_; }
+  Router& router() { return router_; }
+  Metrics& metrics() { return metrics_; }
+  const std::shared_ptr<Gate>& gate() const { return gate_; }
+
+  void Register(const std::shared_ptr<Session>& s);
+  void Unregister(Session* s);
+
+ private:
+  absl::Status Listen();
+  void Accept();
+  void OnAccept(beast::error_code ec, tcp::socket socket);
+  void CloseAll();
+
+  const ServerOptions options_;
+  Metrics metrics_;
+  Router router_;
+  std::shared_ptr<Gate> gate_;
+
+  // Live sessions; each removes itself when its connection ends. Declared
+  // before the io_context so that sessions still queued in it are destroyed
+  // first.
+  std::mutex sessions_mu_;
+  std::unordered_map<Session*, std::shared_ptr<Session>> sessions_;
+
+  net::io_context ioc_;
+  std::optional<tcp::acceptor> acceptor_;
+  std::vector<std::thread> threads_;
+  std::atomic<uint16_t> port_{0};
+
+  std::mutex start_mu_;
+  std::mutex state_mu_;
+  std::condition_variable state_cv_;
+  bool started_ = false;
+  bool stopping_ = false;
+  bool stopped_ = false;
+  int running_threads_ = 0;
+};
+
+// One connection: reads requests one after another (keep-alive), hands each
+// to the router and writes its response. Everything runs on the
+// connection's strand; responses from other threads are posted to it.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, ServerCore& server)
+      : stream_(std::move(socket)), server_(server) {}
+
+  void Start() {
+    net::dispatch(stream_.get_executor(),
+                  beast::bind_front_handler(&Session::ReadHeader, shared_from_this()));
+  }
+
+  // Closes the connection; pending operations complete with an error.
+  void Shutdown() {
+    net::post(stream_.get_executor(), [self = shared_from_this()] { self->Finish(); });
+  }
+
+ private:
+  void ReadHeader() {
+    parser_.emplace();
+    parser_->header_limit(kHeaderLimit);
+    // The body limit is applied once the header is known, so that an
+    // oversized Content-Length is answered with a 413 that names the route.
+    parser_->body_limit(boost::none);
+    stream_.expires_after(kIdleTimeout);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
+  }
+
+  void OnHeader(beast::error_code ec, std::size_t) {
+    if (ec) {
+      if (ec == http::error::header_limit) {
+        WriteTransportError(431, "request header too large", /*linger=*/true);
+      } else if (IsQuietError(ec)) {
+        Finish();
+      } else {
+        WriteTransportError(400, "malformed HTTP request: " + ec.message(), /*linger=*/true);
+      }
+      return;
+    }
+    started_ = Clock::now();
+    const auto& req = parser_->get();
+    std::string_view target(req.target().data(), req.target().size());
+    route_ = std::string(RouteTemplate(target.substr(0, target.find('?'))));
+    keep_alive_ = req.keep_alive();
+
+    const size_t limit = server_.options().max_body_bytes;
+    boost::optional<std::uint64_t> length = parser_->content_length();
+    if (length && *length > limit) {
+      WriteTransportError(413, BodyTooLargeMessage(), /*linger=*/true);
+      return;
+    }
+    parser_->body_limit(limit);
+    if (beast::iequals(req[http::field::expect], "100-continue") && !parser_->is_done()) {
+      continue_.emplace(http::status::continue_, req.version());
+      stream_.expires_after(kIdleTimeout);
+      http::async_write(stream_, *continue_,
+                        beast::bind_front_handler(&Session::OnContinue, shared_from_this()));
+      return;
+    }
+    ReadBody();
+  }
+
+  void OnContinue(beast::error_code ec, std::size_t) {
+    continue_.reset();
+    if (ec) {
+      Finish();
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    stream_.expires_after(kIdleTimeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&Session::OnBody, shared_from_this()));
+  }
+
+  void OnBody(beast::error_code ec, std::size_t) {
+    if (ec == http::error::body_limit) {
+      WriteTransportError(413, BodyTooLargeMessage(), /*linger=*/true);
+      return;
+    }
+    if (ec) {
+      if (IsQuietError(ec)) {
+        Finish();
+      } else {
+        WriteTransportError(400, "malformed HTTP request: " + ec.message(), /*linger=*/true);
+      }
+      return;
+    }
+    http::request<http::string_body> req = parser_->release();
+    parser_.reset();
+    Request request;
+    request.method = std::string(req.method_string());
+    std::string_view target(req.target().data(), req.target().size());
+    size_t question = target.find('?');
+    request.path = std::string(target.substr(0, question));
+    if (question != std::string_view::npos) request.query = std::string(target.substr(question + 1));
+    request.headers.reserve(static_cast<size_t>(std::distance(req.begin(), req.end())));
+    for (const auto& field : req) {
+      request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    }
+    request.body = std::move(req.body());
+    version_ = req.version();
+
+    std::weak_ptr<Session> weak = weak_from_this();
+    std::shared_ptr<Gate> gate = server_.gate();
+    server_.router().Handle(std::move(request), [weak, gate](Response response) {
+      std::lock_guard<std::mutex> lock(gate->mu);
+      if (!gate->open) return;
+      std::shared_ptr<Session> self = weak.lock();
+      if (!self) return;
+      net::post(self->stream_.get_executor(),
+                [self, response = std::move(response)]() mutable {
+                  self->Write(std::move(response), /*force_close=*/false, /*linger=*/false);
+                });
+    });
+  }
+
+  std::string BodyTooLargeMessage() const {
+    return "request body exceeds " + std::to_string(server_.options().max_body_bytes) + " bytes";
+  }
+
+  void WriteTransportError(int status, std::string_view error, bool linger) {
+    if (parser_ && parser_->is_header_done()) {
+      version_ = parser_->get().version();
+    } else {
+      started_ = Clock::now();
+      version_ = 11;
+    }
+    Response r = TransportError(status, error);
+    r.route = route_.empty() ? std::string(kUnmatchedRoute) : route_;
+    Write(std::move(r), /*force_close=*/true, linger);
+  }
+
+  void Write(Response r, bool force_close, bool linger) {
+    if (closed_) return;
+    route_ = std::move(r.route);
+    close_after_write_ = force_close || !keep_alive_;
+    linger_ = linger;
+    response_.emplace(static_cast<http::status>(r.status), version_);
+    response_->set(http::field::server, "Facet");
+    if (!r.content_type.empty()) response_->set(http::field::content_type, r.content_type);
+    for (auto& [name, value] : r.headers) response_->insert(name, value);
+    response_->body() = std::move(r.body);
+    response_->keep_alive(!close_after_write_);
+    response_->prepare_payload();
+    status_ = r.status;
+    stream_.expires_after(kIdleTimeout);
+    http::async_write(stream_, *response_,
+                      beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
+  }
+
+  void OnWrite(beast::error_code ec, std::size_t) {
+    double seconds = std::chrono::duration<double>(Clock::now() - started_).count();
+    server_.metrics().RecordRequest(route_, status_, seconds);
+    response_.reset();
+    route_.clear();
+    if (ec) {
+      if (!IsQuietError(ec)) LogTransport("write", ec);
+      Finish();
+      return;
+    }
+    if (!close_after_write_) {
+      ReadHeader();
+      return;
+    }
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    if (linger_) {
+      // The client may still be sending a body we refused; reading it for a
+      // moment lets the client see the response instead of a reset.
+      Drain();
+    } else {
+      Finish();
+    }
+  }
+
+  void Drain() {
+    stream_.expires_after(kLingerTimeout);
+    stream_.async_read_some(
+        net::buffer(drain_buffer_),
+        [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+          self->drained_ += n;
+          if (ec || self->drained_ > 64 * self->server_.options().max_body_bytes) {
+            self->Finish();
+          } else {
+            self->Drain();
+          }
+        });
+  }
+
+  void Finish() {
+    if (closed_) return;
+    closed_ = true;
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.close();
+    server_.Unregister(this);
+  }
+
+  beast::tcp_stream stream_;
+  ServerCore& server_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::response<http::empty_body>> continue_;
+  std::optional<http::response<http::string_body>> response_;
+  std::array<char, 16 * 1024> drain_buffer_;
+  size_t drained_ = 0;
+  Clock::time_point started_;
+  std::string route_;
+  unsigned version_ = 11;
+  int status_ = 0;
+  bool keep_alive_ = true;
+  bool close_after_write_ = false;
+  bool linger_ = false;
+  bool closed_ = false;
+};
+
+void ServerCore::Register(const std::shared_ptr<Session>& s) {
+  std::lock_guard<std::mutex> lock(sessions_mu_);
+  sessions_.emplace(s.get(), s);
+}
+
+void ServerCore::Unregister(Session* s) {
+  std::shared_ptr<Session> last;  // destroyed outside the lock
+  std::lock_guard<std::mutex> lock(sessions_mu_);
+  auto it = sessions_.find(s);
+  if (it == sessions_.end()) return;
+  last = std::move(it->second);
+  sessions_.erase(it);
+}
+
+absl::Status ServerCore::Start() {
+  std::lock_guard<std::mutex> serialise(start_mu_);
+  {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    if (started_) return absl::FailedPreconditionError("server already started");
+  }
+  absl::Status listening = Listen();
+  if (!listening.ok()) {
+    acceptor_.reset();
+    return listening;
+  }
+  Accept();
+
+  int n = options_.threads > 0 ? options_.threads
+                               : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    started_ = true;
+    running_threads_ = n;
+  }
+  threads_.reserve(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    threads_.emplace_back([this] {
+      for (;;) {
+        try {
+          ioc_.run();
+          break;
+        } catch (const std::exception& e) {
+          // Handlers do not throw by design; keep serving if one does.
+          std::fprintf(stderr, "facet api: exception in server thread: %s\n", e.what());
+        }
+      }
+      std::lock_guard<std::mutex> lock(state_mu_);
+      --running_threads_;
+      state_cv_.notify_all();
+    });
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ServerCore::Listen() {
+  beast::error_code ec;
+  net::ip::address address = net::ip::make_address(options_.bind_address, ec);
+  if (ec) {
+    return absl::InvalidArgumentError("bad bind address \"" + options_.bind_address +
+                                      "\": " + ec.message());
+  }
+  tcp::endpoint endpoint(address, options_.port);
+  const std::string where = options_.bind_address + ":" + std::to_string(options_.port);
+  acceptor_.emplace(net::make_strand(ioc_));
+  if (acceptor_->open(endpoint.protocol(), ec); ec) {
+    return absl::UnavailableError("cannot listen on " + where + ": " + ec.message());
+  }
+  if (acceptor_->set_option(net::socket_base::reuse_address(true), ec); ec) {
+    return absl::UnavailableError("cannot listen on " + where + ": " + ec.message());
+  }
+  if (acceptor_->bind(endpoint, ec); ec) {
+    return absl::UnavailableError("cannot listen on " + where + ": " + ec.message());
+  }
+  if (acceptor_->listen(net::socket_base::max_listen_connections, ec); ec) {
+    return absl::UnavailableError("cannot listen on " + where + ": " + ec.message());
+  }
+  port_.store(acceptor_->local_endpoint().port());
+  return absl::OkStatus();
+}
+
+void ServerCore::Accept() {
+  acceptor_->async_accept(net::make_strand(ioc_),
+                          beast::bind_front_handler(&ServerCore::OnAccept, this));
+}
+
+void ServerCore::OnAccept(beast::error_code ec, tcp::socket socket) {
+  if (ec == net::error::operation_aborted || !acceptor_->is_open()) return;
+  if (ec) {
+    // E.g. too many open files: keep accepting, the condition may pass.
+    LogTransport("accept", ec);
+  } else {
+    auto session = std::make_shared<Session>(std::move(socket), *this);
+    Register(session);
+    session->Start();
+  }
+  Accept();
+}
+
+void ServerCore::CloseAll() {
+  if (acceptor_) {
+    net::post(acceptor_->get_executor(), [this] {
+      beast::error_code ignored;
+      acceptor_->close(ignored);
+    });
+  }
+  std::vector<std::shared_ptr<Session>> sessions;
+  {
+    std::lock_guard<std::mutex> lock(sessions_mu_);
+    for (auto& [ptr, s] : sessions_) sessions.push_back(s);
+  }
+  for (auto& s : sessions) s->Shutdown();
+}
+
+void ServerCore::Stop() {
+  {
+    std::unique_lock<std::mutex> lock(state_mu_);
+    if (!started_ || stopped_) return;
+    if (stopping_) {
+      state_cv_.wait(lock, [this] { return stopped_; });
+      return;
+    }
+    stopping_ = true;
+  }
+  CloseAll();
+  {
+    // Threads return once every connection has closed; force them after a
+    // grace period (e.g. a connection accepted while closing).
+    std::unique_lock<std::mutex> lock(state_mu_);
+    state_cv_.wait_for(lock, std::chrono::seconds(5), [this] { return running_threads_ == 0; });
+  }
+  ioc_.stop();
+  for (std::thread& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  threads_.clear();
+  {
+    std::lock_guard<std::mutex> lock(gate_->mu);
+    gate_->open = false;
+  }
+  {
+    std::lock_guard<std::mutex> lock(sessions_mu_);
+    sessions_.clear();
+  }
+  {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    stopped_ = true;
+  }
+  state_cv_.notify_all();
+}
+
+void ServerCore::Wait() {
+  std::unique_lock<std::mutex> lock(state_mu_);
+  state_cv_.wait(lock, [this] { return !started_ || stopped_; });
+}
+
+}  // namespace
+
+class Server::Impl : public ServerCore {
+ public:
+  using ServerCore::ServerCore;
+};
+
+Server::Server(ServerOptions options, Services services)
+    : impl_(std::make_unique<Impl>(std::move(options), services)) {}
+
+Server::~Server() = default;
+
+absl::Status Server::Start() { return impl_->Start(); }
+
+uint16_t Server::port() const { return impl_->port(); }
+
+void Server::Stop() { impl_->Stop(); }
+
+void Server::Wait() { impl_->Wait(); }
+
+}  // namespace facet::api
