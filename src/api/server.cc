@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <exception>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -147,7 +148,9 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->header_limit(kHeaderLimit);
     // The body limit is applied once the header is known, so that an
     // oversized Content-Length is answered with a 413 that names the route.
-    parser_->body_limit(boost::none);
+    // (Boost 1.74 compares Content-Length against an empty optional as
+    // "over the limit", so the header phase uses the largest limit instead.)
+    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
     stream_.expires_after(kIdleTimeout);
     http::async_read_header(stream_, buffer_, *parser_,
                             beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
