@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -174,6 +175,7 @@ class SpawnedServer {
   }
 
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  pid_t pid() const { return pid_; }
 
  private:
   SpawnedServer() = default;
@@ -406,6 +408,33 @@ class Connection {
   std::vector<uint32_t> latencies_us_;
 };
 
+// CPU seconds (user + system) used so far by this process, or by `pid`
+// (from /proc; -1 when unreadable).
+double SelfCpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+double ProcessCpuSeconds(pid_t pid) {
+  if (pid <= 0) return -1;
+  FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
+  if (f == nullptr) return -1;
+  char buf[1024];
+  const size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  buf[n] = '\0';
+  // Fields after the parenthesised command name; utime and stime are the
+  // 14th and 15th fields overall.
+  const char* p = std::strrchr(buf, ')');
+  if (p == nullptr) return -1;
+  unsigned long long utime = 0, stime = 0;
+  if (std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2) {
+    return -1;
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
 struct Result {
   Mode mode;
   int connections = 0;
@@ -415,6 +444,8 @@ struct Result {
   int64_t errors = 0;
   double seconds = 0;
   double p50_ms = 0, p90_ms = 0, p99_ms = 0, max_ms = 0;
+  double client_cpu_s = 0;
+  double server_cpu_s = -1;  // only for a spawned server
   std::string first_error;
 };
 
@@ -425,7 +456,8 @@ double Percentile(std::vector<uint32_t>& v, double q) {
   return v[k] / 1000.0;
 }
 
-absl::StatusOr<Result> RunMode(const Flags& flags, const std::string& url, Mode mode) {
+absl::StatusOr<Result> RunMode(const Flags& flags, const std::string& url, Mode mode,
+                               pid_t server_pid) {
   Load load;
   load.mode = mode;
   load.batch_size = mode == Mode::kSingle ? 1 : flags.batch_size;
@@ -460,6 +492,8 @@ absl::StatusOr<Result> RunMode(const Flags& flags, const std::string& url, Mode 
   }
 
   const auto start = SteadyClock::now();
+  const double client_cpu_start = SelfCpuSeconds();
+  const double server_cpu_start = ProcessCpuSeconds(server_pid);
   load.deadline = flags.duration_seconds > 0
                       ? start + std::chrono::duration_cast<SteadyClock::duration>(
                                     std::chrono::duration<double>(flags.duration_seconds))
@@ -481,6 +515,9 @@ absl::StatusOr<Result> RunMode(const Flags& flags, const std::string& url, Mode 
   r.errors = load.errors.load();
   r.seconds = seconds;
   r.first_error = load.first_error;
+  r.client_cpu_s = SelfCpuSeconds() - client_cpu_start;
+  const double server_cpu_end = ProcessCpuSeconds(server_pid);
+  if (server_cpu_start >= 0 && server_cpu_end >= 0) r.server_cpu_s = server_cpu_end - server_cpu_start;
   r.p50_ms = Percentile(all, 0.50);
   r.p90_ms = Percentile(all, 0.90);
   r.p99_ms = Percentile(all, 0.99);
@@ -505,6 +542,14 @@ void PrintResults(const std::vector<Result>& results) {
     }
   }
   std::printf("latency: per request, from sending it to the server's acknowledgement (durable).\n");
+  std::printf("\n%-8s %16s %16s %16s\n", "mode", "client cpu s", "client us/event", "server us/event");
+  for (const Result& r : results) {
+    const double events = static_cast<double>(std::max<int64_t>(r.events, 1));
+    char server[32] = "n/a (--spawn)";
+    if (r.server_cpu_s >= 0) std::snprintf(server, sizeof server, "%.1f", r.server_cpu_s * 1e6 / events);
+    std::printf("%-8s %16.2f %16.1f %16s\n", r.mode == Mode::kSingle ? "single" : "batched", r.client_cpu_s,
+                r.client_cpu_s * 1e6 / events, server);
+  }
 }
 
 int Main(int argc, char** argv) {
@@ -548,7 +593,7 @@ int Main(int argc, char** argv) {
   for (Mode m : modes) {
     std::printf("running %s...\n", m == Mode::kSingle ? "single" : "batched");
     std::fflush(stdout);
-    auto r = RunMode(*flags, url, m);
+    auto r = RunMode(*flags, url, m, server ? server->pid() : -1);
     if (!r.ok()) {
       std::fprintf(stderr, "ingest_bench: %s\n", std::string(r.status().message()).c_str());
       return 1;
