@@ -315,6 +315,13 @@ class Connection {
  public:
   Connection(asio::io_context& ioc, Load& load) : load_(load), stream_(ioc) {
     latencies_us_.reserve(1 << 16);
+    req_.version(11);
+    req_.method(http::verb::post);
+    req_.target(load_.mode == Mode::kSingle ? "/v1/track" : "/v1/batch");
+    req_.set(http::field::host, load_.host);
+    req_.set(http::field::authorization, load_.auth);
+    req_.set(http::field::content_type, "application/json");
+    req_.body().reserve(static_cast<size_t>(load_.batch_size) * 400 + 64);
   }
 
   void Start() { Connect(); }
@@ -345,15 +352,8 @@ class Connection {
       return;
     }
     count_ = count;
-    req_ = {};
-    req_.version(11);
-    req_.method(http::verb::post);
-    req_.target(load_.mode == Mode::kSingle ? "/v1/track" : "/v1/batch");
-    req_.set(http::field::host, load_.host);
-    req_.set(http::field::authorization, load_.auth);
-    req_.set(http::field::content_type, "application/json");
     std::string& body = req_.body();
-    body.reserve(static_cast<size_t>(count) * 340 + 64);
+    body.clear();
     if (load_.mode == Mode::kSingle) {
       AppendEvent(&body, load_.run_id, static_cast<uint64_t>(first), load_.timestamp);
     } else {
