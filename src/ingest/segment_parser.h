@@ -22,14 +22,16 @@ namespace facet::ingest {
 enum class Endpoint { kBatch, kIdentify, kTrack, kPage, kScreen, kGroup, kAlias };
 
 // Maps a path ("/v1/batch", "/v1/b", "/v1/track", "/v1/t", ...) to its
-// endpoint; nullopt for other paths.
+// endpoint, ignoring a trailing "/" and a query string; nullopt for other
+// paths.
 std::optional<Endpoint> EndpointFromPath(std::string_view path);
 
 // An identifier taken from a configured place in the event, e.g.
 // {"device_id", "context.device.id"} or {"wechat_openid", "traits.wechat_openid"}.
 // Paths are dotted; the first segment is a top-level field of the message
 // ("traits", "context", "properties"); "traits.x" also matches
-// "context.traits.x".
+// "context.traits.x", and "context.x" the request-level context. The value
+// must be a string or a number; empty strings are ignored.
 struct IdentifierSource {
   std::string ns;
   std::string path;
@@ -56,9 +58,12 @@ struct InputError {
 
 struct ParsedEvent {
   profiles::Event event;  // seq and person unset
-  // Identifiers, most trusted first: user_id, then anonymous_id, then the
-  // others. Normalised; an invalid value (e.g. a malformed email trait) is
-  // left out and reported in `warnings`.
+  // Identifiers, most trusted first, without duplicates: user_id; for alias,
+  // `previousId` (matched as an anonymous_id, since Segment aliases usually
+  // link an anonymous visitor to a user id); anonymous_id; email; phone;
+  // device_id; then ParseOptions::identifier_sources in their order.
+  // Normalised; an invalid value (e.g. a malformed email trait) is left out
+  // and reported in `warnings`.
   std::vector<identity::Identifier> identifiers;
   std::vector<std::string> warnings;
 };
@@ -75,17 +80,40 @@ struct RequestParse {
 };
 
 // Parses and validates one request body. `received_at` is the server time.
-// Validation per event: must be an object of at most max_event_bytes; `type`
-// (batch items; implied by single endpoints) one of identify, track, page,
-// screen, group, alias; `userId` or `anonymousId` present (string or number,
-// non-empty); track needs a non-empty string `event`; alias needs
-// `previousId` and `userId`; group needs `groupId`; `properties`, `traits`
-// and `context` must be objects when present; `messageId` must be a string
-// when present (generated as a UUID-like id when missing); timestamps must
-// parse as ISO-8601. Timestamps follow Segment: an explicit `timestamp` is
-// used as is; otherwise with `originalTimestamp` and `sentAt` (the event's,
-// else the batch's) the time is receivedAt - (sentAt - originalTimestamp);
-// otherwise `originalTimestamp`; otherwise receivedAt.
+// Never throws. Thread-safe; each calling thread keeps its parse buffers
+// (sized by the largest body up to 1 MiB it has seen) for reuse.
+//
+// Body: for kBatch an object with a "batch" array (and optional request-level
+// "writeKey", "sentAt", "context"), or a bare array of messages; for the
+// other endpoints the message itself, whose `type` is implied by the
+// endpoint ("type", if present, must match it).
+//
+// Validation per event, errors reported in this order: must be an object of
+// at most max_event_bytes (compact JSON); `type` (batch items) one of
+// identify, track, page, screen, group, alias; `messageId` when present a
+// non-empty string of at most 256 bytes (a random UUID v4 when missing);
+// `userId` or `anonymousId` present (string or number, non-empty); track
+// needs a non-empty string `event`; page/screen `name` must be a string when
+// present; alias needs `previousId` and `userId`; group needs `groupId`;
+// `properties`, `traits` and `context` must be objects when present;
+// `timestamp`, `originalTimestamp` and `sentAt` must be ISO-8601 strings; and
+// the event must keep a valid user_id or anonymous_id after normalisation
+// (alias: a valid user_id). A JSON null counts as absent everywhere. Errors
+// name the field as "userId" for single endpoints and "batch[3].userId" for
+// batch items (with InputError::index 3).
+//
+// Timestamps follow Segment: an explicit `timestamp` is used as is;
+// otherwise with `originalTimestamp` and `sentAt` (the event's, else the
+// batch's) the time is receivedAt - (sentAt - originalTimestamp); otherwise
+// `originalTimestamp`; otherwise receivedAt.
+//
+// Filling the Event: a request-level `context` is merged under each event's
+// context (shallow: the event's keys win). Event::traits holds identify's
+// `traits` followed by the (merged) `context.traits` keys identify does not
+// set, each key once. A group's `traits` describe the group, not the person:
+// they become the event's properties when it has none. page takes
+// `properties.name` when there is no top-level `name`. Numbers used as ids
+// become their decimal text ("42", not "42.0").
 RequestParse ParseRequest(Endpoint endpoint, std::string_view body, TimeMs received_at,
                           const ParseOptions& options);
 
