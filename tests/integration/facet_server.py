@@ -155,7 +155,8 @@ class FacetServer:
         return self.proc is not None and self.proc.poll() is None
 
     def command(self):
-        cmd = [facet_bin(), "serve", "--port", str(self.port), "--data-dir", self.data_dir]
+        cmd = [facet_bin(), "serve", "--bind", HOST, "--port", str(self.port),
+               "--data-dir", self.data_dir]
         for k in self.write_keys:
             cmd += ["--write-key", k]
         for k in self.admin_keys:

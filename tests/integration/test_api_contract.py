@@ -3,7 +3,6 @@ every ingest path and encoding, events pagination and keep-alive."""
 
 import re
 import socket
-import unittest
 
 from facet_server import (FacetServer, ServerTestCase, basic_auth, identify, main, make_event,
                           new_id, parse_ts, quote, track, ts)

@@ -5,7 +5,6 @@ quarantine the rest, duplicates are stored once, and no request gets a 5xx."""
 import gzip
 import json
 import random
-import unittest
 
 from facet_server import (FacetServer, ServerTestCase, basic_auth, identify, main, make_event,
                           new_id, track)
@@ -17,12 +16,10 @@ def error_fields(body):
     if isinstance(body, dict):
         if body.get("field"):
             fields.append(body["field"])
-        for e in body.get("errors") or []:
-            if e.get("field"):
-                fields.append(e["field"])
-        for e in body.get("quarantined") or []:
-            if e.get("field"):
-                fields.append(e["field"])
+        for key in ("errors", "quarantined"):
+            items = body.get(key)
+            if isinstance(items, list):
+                fields.extend(e["field"] for e in items if isinstance(e, dict) and e.get("field"))
     return fields
 
 

@@ -3,7 +3,7 @@ the server is killed at random moments and restarted on the same data dir.
 Every acknowledged event must be readable afterwards, and no event may be
 stored twice, whether it was retried after an outage or re-sent on purpose.
 
-Environment: FACET_CRASH_SEED (random seed), FACET_CRASH_KILLS (default 20).
+Environment: FACET_CRASH_SEED (random seed), FACET_CRASH_KILLS (default 30).
 """
 
 import http.client
@@ -12,13 +12,13 @@ import os
 import random
 import threading
 import time
-import unittest
 
 from facet_server import (FacetServer, ServerTestCase, basic_auth, main, quote, wait_until)
 
 BATCH_SIZE = 20
 USERS = 40
-MAX_BATCHES = 4000          # bounds the writer: at most 80,000 events
+WRITERS = 2
+MAX_BATCHES = 3000          # bounds each writer: at most 60,000 events
 WRITER_DEADLINE_S = 240.0   # and at most this long
 PROGRESS_DEADLINE_S = 60.0
 
@@ -26,9 +26,10 @@ PROGRESS_DEADLINE_S = 60.0
 class Writer(threading.Thread):
     """Sends batches until stopped; remembers what was sent and acked."""
 
-    def __init__(self, server, seed):
-        super().__init__(name="crash-writer", daemon=True)
+    def __init__(self, server, seed, name):
+        super().__init__(name=f"crash-writer-{name}", daemon=True)
         self.server = server
+        self.prefix = f"crash-{name}"
         self.rng = random.Random(seed)
         self.stop_flag = threading.Event()
         self.lock = threading.Lock()
@@ -46,7 +47,7 @@ class Writer(threading.Thread):
         self.next_batch += 1
         return [{
             "type": "track",
-            "messageId": f"crash-{n}-{j}",
+            "messageId": f"{self.prefix}-{n}-{j}",
             "userId": f"crash-user-{(n * BATCH_SIZE + j) % USERS}",
             "event": "Crash Test",
             "properties": {"batch": n, "index": j, "revenue": 1},
@@ -140,38 +141,52 @@ class CrashTest(ServerTestCase):
 
     def test_acked_events_survive_kill_9(self):
         seed = int(os.environ.get("FACET_CRASH_SEED") or random.randrange(1 << 30))
-        kills = int(os.environ.get("FACET_CRASH_KILLS") or 20)
+        kills = int(os.environ.get("FACET_CRASH_KILLS") or 30)
         print(f"\ncrash test seed {seed}, {kills} kills", flush=True)
         rng = random.Random(seed)
         server = self.server
-        writer = Writer(server, seed + 1)
-        writer.start()
+        writers = [Writer(server, seed + 1 + i, str(i)) for i in range(WRITERS)]
+        for w in writers:
+            w.start()
+        acked = lambda: sum(w.acked_count() for w in writers)
+        alive = lambda: all(w.is_alive() for w in writers)
         started = time.monotonic()
         try:
             for i in range(kills):
-                # Let the writer get going on this incarnation, then kill at a
-                # random moment, most likely in the middle of a request.
-                target = writer.acked_count() + 1 + rng.randrange(3)
-                wait_until(lambda: writer.acked_count() >= target or not writer.is_alive(),
+                # Let the writers get going on this incarnation, then kill at
+                # a random moment, most likely in the middle of requests.
+                target = acked() + 1 + rng.randrange(4)
+                wait_until(lambda: acked() >= target or not alive(),
                            deadline_s=PROGRESS_DEADLINE_S,
                            what=f"writer progress before kill {i + 1}")
-                self.assertTrue(writer.is_alive(), "writer stopped early")
+                self.assertTrue(alive(), "a writer stopped early")
                 time.sleep(rng.uniform(0, 0.15))
                 server.kill()
                 server.start()
-            target = writer.acked_count() + 3
-            wait_until(lambda: writer.acked_count() >= target or not writer.is_alive(),
+                if rng.random() < 0.2:
+                    # Again, before the writers are back: recovery itself
+                    # must survive a crash.
+                    server.kill()
+                    server.start()
+            target = acked() + 3
+            wait_until(lambda: acked() >= target or not alive(),
                        deadline_s=PROGRESS_DEADLINE_S, what="writer progress after the last kill")
         finally:
-            writer.stop_flag.set()
-            writer.join(timeout=60)
-        self.assertFalse(writer.is_alive(), "writer did not stop")
-        print(f"writer: {len(writer.acked_batches)} batches acked, {len(writer.sent)} ids sent, "
-              f"{writer.failures} failed requests, {writer.retries} retries acked, "
-              f"{writer.resends} acked batches re-sent, {time.monotonic() - started:.1f}s",
-              flush=True)
-        self.assertEqual(writer.violations[:20], [], f"{len(writer.violations)} bad replies")
-        self.assertGreater(writer.failures, 0, "no request was cut by a kill")
+            for w in writers:
+                w.stop_flag.set()
+            for w in writers:
+                w.join(timeout=60)
+        self.assertFalse(any(w.is_alive() for w in writers), "a writer did not stop")
+        sent = set().union(*(w.sent for w in writers))
+        acked_ids = set().union(*(w.acked for w in writers))
+        violations = [v for w in writers for v in w.violations]
+        failures = sum(w.failures for w in writers)
+        print(f"writers: {acked()} batches acked, {len(sent)} ids sent, "
+              f"{failures} failed requests, {sum(w.retries for w in writers)} retries acked, "
+              f"{sum(w.resends for w in writers)} acked batches re-sent, "
+              f"{time.monotonic() - started:.1f}s", flush=True)
+        self.assertEqual(violations[:20], [], f"{len(violations)} bad replies")
+        self.assertGreater(failures, 0, "no request was cut by a kill")
 
         # One more clean restart, then check everything.
         server.restart()
@@ -179,7 +194,7 @@ class CrashTest(ServerTestCase):
         conn = server.connection()
         bad = []
         auth = "Bearer " + server.admin_key
-        for mid in sorted(writer.sent):
+        for mid in sorted(sent):
             r = server.get(f"/v1/events/{quote(mid)}", auth=auth, conn=conn)
             if r.status == 200:
                 found.add(mid)
@@ -189,7 +204,7 @@ class CrashTest(ServerTestCase):
                 bad.append(f"{mid}: HTTP {r.status}")
         conn.close()
         self.assertEqual(bad[:20], [])
-        lost = writer.acked - found
+        lost = acked_ids - found
         self.assertEqual(sorted(lost)[:20], [], f"{len(lost)} acknowledged events lost")
         stats = server.stats()
         self.assertEqual(stats["events"], len(found),
@@ -204,7 +219,7 @@ class CrashTest(ServerTestCase):
             revenue += p["revenue"]
         self.assertEqual(total, len(found), "per-person event counts double-counted or lost")
         self.assertAlmostEqual(revenue, len(found))
-        print(f"verified: {len(found)} events stored, {len(writer.acked)} acked, "
+        print(f"verified: {len(found)} events stored, {len(acked_ids)} acked, "
               f"{time.monotonic() - started:.1f}s", flush=True)
 
 

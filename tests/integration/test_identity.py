@@ -2,11 +2,12 @@
 through shared identifiers, refused merges, undo, aggregates and traits, as
 seen through the read API of a real server."""
 
+import random
+import threading
 import time
-import unittest
 import uuid
 
-from facet_server import (FacetServer, ServerTestCase, identify, main, make_event, new_id,
+from facet_server import (FacetServer, ServerTestCase, identify, main, make_event,
                           parse_ts, track, ts)
 
 
@@ -22,7 +23,13 @@ def namespaces(person):
     return [i["ns"] for i in person["identities"]]
 
 
-def message_ids(events):
+def sent_ids(events):
+    """messageIds of events as sent."""
+    return [e["messageId"] for e in events]
+
+
+def stored_ids(events):
+    """message_ids of events as the API lists them."""
     return [e["message_id"] for e in events]
 
 
@@ -74,8 +81,8 @@ class IdentityTest(ServerTestCase):
         self.assertEqual(parse_ts(p["last_seen"]), parse_ts(ts(10)))
 
         events = self.server.person_events("user_id", user)
-        want = message_ids(pre) + [link["messageId"]]
-        self.assertCountEqual(message_ids(events), want)
+        want = sent_ids(pre) + [link["messageId"]]
+        self.assertCountEqual(stored_ids(events), want)
         self.assertTrue(all(e["person_id"] == p["person_id"] for e in events), events)
         for e in pre + [link]:
             stored = self.server.event(e["messageId"])
@@ -308,19 +315,19 @@ class IdentityTest(ServerTestCase):
         self.assertEqual(after_a["traits"].get("color"), "red")
         self.assertNotIn("plan", after_a["traits"])
 
-        ev_u = message_ids(self.server.person_events("user_id", user))
-        ev_a = message_ids(self.server.person_events("anonymous_id", anon))
+        ev_u = stored_ids(self.server.person_events("user_id", user))
+        ev_a = stored_ids(self.server.person_events("anonymous_id", anon))
         self.assertEqual(set(ev_u) & set(ev_a), set())
-        self.assertTrue(set(message_ids(own_u)) <= set(ev_u), ev_u)
-        self.assertTrue(set(message_ids(own_a)) <= set(ev_a), ev_a)
-        self.assertEqual(set(ev_u) | set(ev_a), set(message_ids(own_u + own_a + [link])))
+        self.assertTrue(set(sent_ids(own_u)) <= set(ev_u), ev_u)
+        self.assertTrue(set(sent_ids(own_a)) <= set(ev_a), ev_a)
+        self.assertEqual(set(ev_u) | set(ev_a), set(sent_ids(own_u + own_a + [link])))
         self.assertEqual(after_u["event_count"], len(ev_u))
         self.assertEqual(after_a["event_count"], len(ev_a))
         self.assertEqual(after_u["event_counts"].get("Order Completed"), 2)
         self.assertEqual(after_a["event_counts"].get("Order Completed"), 1)
         self.assertAlmostEqual(after_u["revenue"], 150.5)
         self.assertAlmostEqual(after_a["revenue"], 30)
-        for mid in message_ids(own_a):
+        for mid in sent_ids(own_a):
             self.assertEqual(self.server.event(mid)["person_id"], after_a["person_id"])
         self.assertEqual(self.server.stats()["persons"], stats_before["persons"])
 
@@ -434,6 +441,156 @@ class IdentityTest(ServerTestCase):
                              person["person_id"])
             self.assertEqual(self.server.merges("user_id", user), merges)
             self.assertEqual(len(self.server.person_events("user_id", user)), 3)
+
+
+
+class IdentityInvariantsTest(ServerTestCase):
+    """A random identity workload sent concurrently; whatever order the
+    server saw it in, the books must balance before and after kill -9 and
+    after undoing every merge."""
+
+    SEED = 7
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = FacetServer(name="identity-invariants").start()
+
+    def workload(self, rng):
+        users = [f"inv-u{i}" for i in range(25)]
+        anons = [f"inv-a{i}" for i in range(70)]
+        emails = [f"inv-{i}@example.com" for i in range(15)]
+        devices = [f"inv-d{i}" for i in range(20)]
+        events = []
+        for i in range(600):
+            kind = rng.random()
+            t = ts(i)
+            if kind < 0.35:
+                e = track("Product Viewed", anonymous_id=rng.choice(anons), timestamp=t,
+                          properties={"revenue": rng.randrange(1, 50)})
+            elif kind < 0.5:
+                e = track("Order Completed", user_id=rng.choice(users), timestamp=t,
+                          properties={"revenue": rng.randrange(10, 500)})
+            elif kind < 0.62:
+                e = identify(user_id=rng.choice(users), anonymous_id=rng.choice(anons),
+                             timestamp=t, traits={"n": i})
+            elif kind < 0.72:
+                e = identify(anonymous_id=rng.choice(anons), timestamp=t,
+                             traits={"email": rng.choice(emails)})
+            elif kind < 0.78:
+                e = identify(user_id=rng.choice(users), timestamp=t,
+                             traits={"email": rng.choice(emails)})
+            elif kind < 0.86:
+                e = make_event("alias", user_id=rng.choice(users),
+                               previousId=rng.choice(anons), timestamp=t)
+            else:
+                e = track("App Opened", anonymous_id=rng.choice(anons), timestamp=t,
+                          context={"device": {"id": rng.choice(devices)}})
+            events.append(e)
+        lookups = ([("user_id", u) for u in users] + [("anonymous_id", a) for a in anons]
+                   + [("email", m) for m in emails] + [("device_id", d) for d in devices])
+        return events, lookups
+
+    def send_concurrently(self, events, threads=4):
+        chunks = [events[i:i + 25] for i in range(0, len(events), 25)]
+        errors = []
+
+        def run(part):
+            for chunk in part:
+                r = self.server.ingest("/v1/batch", {"batch": chunk})
+                if r.status != 200 or r.json()["accepted"] != len(chunk):
+                    errors.append(r)
+
+        workers = [threading.Thread(target=run, args=(chunks[k::threads],))
+                   for k in range(threads)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(timeout=120)
+        self.assertEqual(errors, [])
+
+    def snapshot(self, lookups):
+        """{person_id: person document} for every person reachable from `lookups`."""
+        persons = {}
+        for ns, value in lookups:
+            p = self.server.person(ns, value)
+            if p is not None:
+                persons[p["person_id"]] = p
+        return persons
+
+    def check_books(self, events, lookups, what):
+        persons = self.snapshot(lookups)
+        stats = self.server.stats()
+        self.assertEqual(stats["events"], len(events), what)
+        self.assertEqual(stats["persons"], len(persons), f"{what}: persons reachable")
+        total_events = 0
+        total_revenue = 0.0
+        owner = {}
+        for pid, p in persons.items():
+            self.assertLessEqual(namespaces(p).count("user_id"), 1, f"{what}: {p['identities']}")
+            self.assertEqual(sum(p["counts_by_type"].values()), p["event_count"], what)
+            for ident in p["identities"]:
+                if ident["ns"] in ("user_id", "anonymous_id", "device_id"):
+                    q = self.server.person(ident["ns"], ident["value"])
+                    self.assertEqual(q and q["person_id"], pid, f"{what}: {ident}")
+            total_events += p["event_count"]
+            total_revenue += p["revenue"]
+        for e in events:
+            stored = self.server.event(e["messageId"])
+            self.assertIsNotNone(stored, f"{what}: {e['messageId']}")
+            owner.setdefault(stored["person_id"], []).append(e["messageId"])
+        self.assertEqual(total_events, len(events), f"{what}: sum of event_count")
+        self.assertAlmostEqual(total_revenue,
+                               sum(e.get("properties", {}).get("revenue", 0) for e in events),
+                               msg=f"{what}: sum of revenue")
+        self.assertEqual(set(owner) - set(persons), set(), f"{what}: events of unknown persons")
+        for pid, p in persons.items():
+            self.assertEqual(p["event_count"], len(owner.get(pid, [])),
+                             f"{what}: person {pid} event_count vs events attributed")
+        # The events listing of one identifier per person agrees as well.
+        for ns, value in lookups:
+            p = self.server.person(ns, value)
+            if p is None or ns != "anonymous_id":
+                continue
+            listed = stored_ids(self.server.person_events(ns, value))
+            self.assertCountEqual(listed, owner.get(p["person_id"], []),
+                                  f"{what}: events listing of {ns}/{value}")
+        return persons
+
+    def test_books_balance_through_merges_restarts_and_undos(self):
+        rng = random.Random(self.SEED)
+        events, lookups = self.workload(rng)
+        self.send_concurrently(events)
+        before = self.check_books(events, lookups, "after ingest")
+
+        self.server.restart(hard=True)
+        after = self.check_books(events, lookups, "after kill -9")
+        self.assertEqual(after, before, "persons changed across kill -9")
+
+        merges = {}
+        for ns, value in lookups:
+            r = self.server.get(f"/v1/persons/{ns}/{value}/merges")
+            if r.status == 200:
+                for m in r.json()["merges"]:
+                    merges[m["id"]] = m
+        # Undo in random order: older merges first as often as newer ones.
+        merged = sorted((m for m in merges.values() if m["status"] == "merged"),
+                        key=lambda m: m["id"])
+        rng.shuffle(merged)
+        self.assertGreater(len(merged), 3, "the workload should cause merges")
+        refused = [m for m in merges.values() if m["status"] == "refused"]
+        self.assertGreater(len(refused), 0, "the workload should cause refused links")
+        undone = 0
+        for m in merged:
+            r = self.server.post(f"/v1/merges/{m['id']}/undo")
+            self.assertIn(r.status, (200, 409), r)
+            undone += r.status == 200
+        self.assertGreater(undone, 0)
+        after_undo = self.check_books(events, lookups, "after undoing every merge")
+        self.assertGreater(len(after_undo), len(before))
+
+        self.server.restart(hard=True)
+        again = self.check_books(events, lookups, "after undo and kill -9")
+        self.assertEqual(again, after_undo, "persons changed across kill -9 after undo")
 
 
 if __name__ == "__main__":

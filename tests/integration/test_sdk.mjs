@@ -96,7 +96,7 @@ class FacetServer {
     const log = path.join(this.root, `server-${this.logs.length + 1}.log`);
     this.logs.push(log);
     const fd = fs.openSync(log, 'w');
-    const args = ['serve', '--port', String(this.port), '--data-dir', this.dataDir,
+    const args = ['serve', '--bind', HOST, '--port', String(this.port), '--data-dir', this.dataDir,
       '--write-key', WRITE_KEY, '--admin-key', ADMIN_KEY];
     this.proc = spawn(FACET_BIN, args, { stdio: ['ignore', fd, fd], cwd: this.root });
     fs.closeSync(fd);
