@@ -1,8 +1,10 @@
 """The HTTP contract of `facet serve`: health, metrics, stats, error bodies,
 every ingest path and encoding, events pagination and keep-alive."""
 
+import json
 import re
 import socket
+import threading
 
 from facet_server import (FacetServer, ServerTestCase, basic_auth, identify, main, make_event,
                           new_id, parse_ts, quote, track, ts)
@@ -360,6 +362,132 @@ class ApiContractTest(ServerTestCase):
         after = self.server.stats()
         for key in ("events", "persons", "identities", "merges"):
             self.assertEqual(after[key], before[key], key)
+
+
+    # ---- raw HTTP ---------------------------------------------------------------
+
+    def raw(self, data, read_until_close=True, timeout=10):
+        """Sends raw bytes on a new connection and returns what came back
+        until the server closed it (or `timeout`)."""
+        with socket.create_connection(("127.0.0.1", self.server.port), timeout=timeout) as s:
+            s.sendall(data)
+            if not read_until_close:
+                return b""
+            out = b""
+            try:
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    out += chunk
+            except socket.timeout:
+                pass
+            return out
+
+    def test_chunked_request_body(self):
+        user = new_id("u-chunked")
+        body = json.dumps({"batch": [track("Chunked", user_id=user)]}).encode()
+        chunks = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + 10]), body[i:i + 10])
+                          for i in range(0, len(body), 10)) + b"0\r\n\r\n"
+        head = (b"POST /v1/batch HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Transfer-Encoding: chunked\r\nContent-Type: application/json\r\n"
+                b"Authorization: " + basic_auth(self.server.write_key).encode() +
+                b"\r\nConnection: close\r\n\r\n")
+        reply = self.raw(head + chunks)
+        self.assertIn(b" 200 ", reply.split(b"\r\n", 1)[0], reply[:300])
+        self.assertEqual(self.server.person("user_id", user)["event_count"], 1)
+
+    def test_expect_100_continue(self):
+        user = new_id("u-expect")
+        body = json.dumps({"batch": [track("Expect", user_id=user)]}).encode()
+        head = (b"POST /v1/batch HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\n"
+                b"Content-Type: application/json\r\nContent-Length: %d\r\n"
+                b"Authorization: %s\r\nConnection: close\r\n\r\n"
+                % (len(body), basic_auth(self.server.write_key).encode()))
+        with socket.create_connection(("127.0.0.1", self.server.port), timeout=10) as s:
+            s.sendall(head)
+            s.settimeout(2)
+            try:
+                interim = s.recv(65536)  # curl waits up to 1 s for this, then sends anyway
+            except socket.timeout:
+                interim = b""
+            s.settimeout(10)
+            s.sendall(body)
+            out = interim
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                out += chunk
+        self.assertIn(b"HTTP/1.1 200 ", out, out[:300])
+        self.assertEqual(self.server.person("user_id", user)["event_count"], 1)
+
+    def test_pipelined_requests_answer_in_order(self):
+        req = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        last = (b"GET /v1/events/none HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+                + self.server.admin_key.encode() + b"\r\nConnection: close\r\n\r\n")
+        reply = self.raw(req * 5 + last)
+        statuses = re.findall(rb"HTTP/1\.1 (\d{3}) ", reply)
+        self.assertEqual(statuses, [b"200"] * 5 + [b"404"], reply[:500])
+
+    def test_garbage_and_abandoned_requests_do_not_hurt(self):
+        for junk in (b"HELLO\r\n\r\n", b"GET\r\n\r\n", b"\x16\x03\x01\x00\xa5\x01\x00",
+                     b"GET / HTTP/9.9\r\n\r\n",
+                     b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 200000 + b"\r\n\r\n",
+                     b"POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
+                     b"POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n"):
+            with self.subTest(junk=junk[:40]):
+                reply = self.raw(junk, timeout=5)
+                if reply:
+                    status = int(reply.split(b" ", 2)[1])
+                    self.assertLess(status, 500, reply[:200])
+        # Bodies announced but never sent, and connections dropped mid-body.
+        for _ in range(20):
+            self.raw(b"POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n"
+                     b"Authorization: " + basic_auth(self.server.write_key).encode() +
+                     b"\r\n\r\n{\"batch\": [", read_until_close=False)
+        r = self.server.get("/healthz", auth=None)
+        self.assertEqual(r.status, 200, r)
+
+    def test_oversized_chunked_body_is_413(self):
+        piece = b"x" * 65536
+        body = b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for _ in range(10)) + b"0\r\n\r\n"
+        head = (b"POST /v1/batch HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
+                b"Authorization: " + basic_auth(self.server.write_key).encode() +
+                b"\r\nConnection: close\r\n\r\n")
+        reply = self.raw(head + body)
+        self.assertIn(b" 413 ", reply.split(b"\r\n", 1)[0], reply[:300])
+
+    def test_malformed_authorization_headers_are_401(self):
+        for value in ("Basic !!!not-base64", "Basic ", "Basic " + "QUFB" * 500, "Bearer",
+                      "Bearer ", "Digest abc", "\u00e9"):
+            with self.subTest(value=value[:30]):
+                r = self.server.get("/v1/stats", auth=value)
+                self.assertEqual(r.status, 401, r)
+                r = self.server.ingest("/v1/track", track("Auth", user_id="u-auth"), auth=value)
+                self.assertIn(r.status, (200, 401), r)
+
+    def test_many_concurrent_connections(self):
+        user = new_id("u-concurrent")
+        results = []
+
+        def run():
+            conn = self.server.connection()
+            try:
+                for _ in range(10):
+                    r = self.server.ingest("/v1/track", track("Concurrent", user_id=user),
+                                           conn=conn)
+                    results.append(r.status)
+            finally:
+                conn.close()
+
+        threads = [threading.Thread(target=run) for _ in range(32)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        self.assertEqual(results, [200] * 320)
+        self.assertEqual(self.server.person("user_id", user)["event_count"], 320)
 
 
 if __name__ == "__main__":

@@ -339,5 +339,51 @@ class BadInputTest(ServerTestCase):
             self.assertEqual(self.server.person("user_id", user)["event_count"], 7)
 
 
+    def test_quarantine_survives_restart(self):
+        bad = make_event("track", user_id=new_id("u-q"))
+        reply = self.server.batch([bad, track("Fine", user_id="u-q")])
+        self.assertEqual(len(reply["quarantined"]), 1, reply)
+        self.server.restart(hard=True)
+        entries = self.server.get("/v1/quarantine?limit=1000").json()["quarantined"]
+        self.assertTrue(any(bad["messageId"] in q["raw"] for q in entries),
+                        "quarantined event lost across kill -9")
+
+    def test_extreme_values_are_stored_or_refused_cleanly(self):
+        user = new_id("u-extreme")
+        cases = [
+            track("T", user_id=user, timestamp="0001-01-01T00:00:00Z"),
+            track("T", user_id=user, timestamp="9999-12-31T23:59:59.999Z"),
+            track("T", user_id=user, timestamp="2024-02-30T00:00:00Z"),
+            track("T", user_id=user, timestamp="2024-05-01T08:00:00+08:00"),
+            track("T", user_id=user, timestamp="2024-05-01T00:00:00.123456789Z"),
+            track("T", user_id=user, sentAt="garbage", originalTimestamp="2024-01-01T00:00:00Z"),
+            track("T", user_id=user, properties={"revenue": "12.5"}),
+            track("T", user_id=user, properties={"revenue": 1e308}),
+            track("T", user_id=user, properties={"revenue": -50}),
+            track("T", user_id=user, properties={"revenue": None}),
+            track("T", user_id=user, properties={"big": 123456789012345678901234567890}),
+            track("T" * 5000, user_id=user),
+            track("T", user_id="u" * 20000),
+            track("T", user_id=user, context={"traits": {"email": "not an email"}}),
+            track("T", user_id=user, context={"traits": {"phone": "12"}}),
+            track("T", user_id=user, context={"device": {"id": ""}}),
+            track("T", user_id=user, context={"device": "ipad"}),
+            identify(user_id=user, traits={"email": ["a@b.c"], "phone": {"n": 1}}),
+        ]
+        for e in cases:
+            with self.subTest(event=json.dumps(e)[:120]):
+                r = self.server.ingest("/v1/batch", {"batch": [e]})
+                self.assertIn(r.status, (200, 400), r)
+                stored = self.server.event(e["messageId"])
+                if r.status == 200 and r.json()["accepted"] == 1:
+                    self.assertIsNotNone(stored)
+                else:
+                    self.assertIsNone(stored)
+        self.assertEqual(self.server.get("/healthz", auth=None).status, 200)
+        p = self.server.person("user_id", user)
+        self.assertIsNotNone(p)
+        self.assertIsInstance(p["revenue"], (int, float))
+
+
 if __name__ == "__main__":
     main()

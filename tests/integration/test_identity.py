@@ -8,7 +8,7 @@ import time
 import uuid
 
 from facet_server import (FacetServer, ServerTestCase, identify, main, make_event,
-                          parse_ts, track, ts)
+                          parse_ts, quote, track, ts)
 
 
 def uniq(prefix):
@@ -267,7 +267,8 @@ class IdentityTest(ServerTestCase):
         own_a = [track("Order Completed", anonymous_id=anon, properties={"revenue": 30},
                        timestamp=ts(3)),
                  track("Product Viewed", anonymous_id=anon, timestamp=ts(4)),
-                 identify(anonymous_id=anon, traits={"color": "red"}, timestamp=ts(5))]
+                 identify(anonymous_id=anon, traits={"color": "red", "city": "Shenzhen"},
+                          timestamp=ts(5))]
         self.send(*own_u)
         self.send(*own_a)
         pu = self.person("user_id", user)
@@ -287,6 +288,7 @@ class IdentityTest(ServerTestCase):
         self.assertAlmostEqual(merged["revenue_by_event"].get("Order Completed"), 180.5)
         self.assertEqual(merged["traits"].get("plan"), "pro")
         self.assertEqual(merged["traits"].get("color"), "red")
+        self.assertEqual(merged["traits"].get("city"), "Shenzhen", "the newer value wins")
         self.assertEqual(len(self.server.person_events("user_id", user)), 7)
         self.assertEqual(self.server.stats()["persons"], stats_before["persons"] - 1)
 
@@ -313,6 +315,7 @@ class IdentityTest(ServerTestCase):
         self.assertEqual(after_u["traits"].get("city"), "Beijing")
         self.assertNotIn("color", after_u["traits"])
         self.assertEqual(after_a["traits"].get("color"), "red")
+        self.assertEqual(after_a["traits"].get("city"), "Shenzhen")
         self.assertNotIn("plan", after_a["traits"])
 
         ev_u = stored_ids(self.server.person_events("user_id", user))
@@ -441,6 +444,40 @@ class IdentityTest(ServerTestCase):
                              person["person_id"])
             self.assertEqual(self.server.merges("user_id", user), merges)
             self.assertEqual(len(self.server.person_events("user_id", user)), 3)
+
+
+    # ---- identifier values ---------------------------------------------------
+
+    def test_user_ids_are_exact_strings(self):
+        base = uniq("Case")
+        self.send(track("A", user_id=base), track("B", user_id=base.lower()))
+        self.assertNotEqual(self.person("user_id", base)["person_id"],
+                            self.person("user_id", base.lower())["person_id"],
+                            "user_id is case-sensitive")
+        for v in (base, base.lower()):
+            self.assertIn(("user_id", v), identities(self.person("user_id", v)))
+
+    def test_an_accepted_user_id_can_be_looked_up(self):
+        # Whatever the server accepts as a userId must be reachable through
+        # GET /v1/persons/user_id/{value}; otherwise it must refuse it.
+        for value in (uniq("nul") + "\u0000x", uniq("ctl") + "\u0001\u001f", uniq("tab") + "\tx",
+                      uniq("slash") + "/..%2F", uniq("emoji") + "\U0001F600"):
+            with self.subTest(value=repr(value)):
+                e = track("Odd Id", user_id=value)
+                r = self.server.ingest("/v1/batch", {"batch": [e]})
+                self.assertIn(r.status, (200, 400), r)
+                if r.status == 200 and r.json()["accepted"] == 1:
+                    p = self.server.get(f"/v1/persons/user_id/{quote(value)}")
+                    self.assertEqual(p.status, 200,
+                                     f"user_id {value!r} was accepted but cannot be looked up: {p!r}")
+                    self.assertEqual(p.json()["person_id"],
+                                     self.server.event(e["messageId"])["person_id"])
+
+    def test_numeric_user_id_is_its_decimal_string(self):
+        n = int(uuid.uuid4().int % 10**12)
+        self.send(track("Numeric", user_id=n))
+        p = self.person("user_id", str(n))
+        self.assertEqual(p["event_count"], 1)
 
 
 
