@@ -326,6 +326,19 @@ class BadInputTest(ServerTestCase):
         self.assertEqual((reply["accepted"], reply["duplicates"]), (1, 1), reply)
         self.assertEqual(self.server.person("user_id", user)["event_count"], 6)
 
+    def test_dedupe_ignores_how_old_the_events_are(self):
+        # Re-importing history: the events' own timestamps are years old.
+        user = new_id("u-dup-old")
+        events = [track("Old", user_id=user, timestamp=f"2019-0{i + 1}-01T00:00:00Z")
+                  for i in range(4)]
+        self.assertEqual(self.server.batch(events)["accepted"], 4)
+        reply = self.server.batch(events)
+        self.assertEqual((reply["accepted"], reply["duplicates"]), (0, 4), reply)
+        self.server.restart(hard=True)
+        reply = self.server.batch(events)
+        self.assertEqual((reply["accepted"], reply["duplicates"]), (0, 4), reply)
+        self.assertEqual(self.server.person("user_id", user)["event_count"], 4)
+
     def test_dedupe_survives_restart(self):
         user = new_id("u-dup-restart")
         events = [track("Dup Restart", user_id=user, properties={"i": i}) for i in range(7)]
