@@ -207,7 +207,7 @@ timestamp: {column: Since, format: unix_ms}
   Output out = Convert(m,
                    "customerID,Email,tenure,MonthlyCharges,SeniorCitizen,City,Since\n"
                    "7590-VHVEG, A@Example.COM ,1,29.85,0,Foshan,1700000000000\n"
-                   "5575-GNVDE,,34,56.95,yes,,\n"
+                   "5575-GNVDE,,34, ,yes,,\n"
                    "3668-QPYBK,,2,n/a,0,,\n"
                    ",,2,1,0,,\n");
   ASSERT_EQ(out.events.size(), 2u);
@@ -226,6 +226,7 @@ timestamp: {column: Since, format: unix_ms}
   EXPECT_FALSE(b["traits"].contains("email"));
   EXPECT_FALSE(b.contains("timestamp"));
   EXPECT_EQ(b["traits"]["senior"], true);
+  EXPECT_FALSE(b["traits"].contains("monthly"));  // blank, as telco's TotalCharges can be
 
   ASSERT_EQ(out.rejections.size(), 2u);
   EXPECT_EQ(out.rejections[0].rows[0].line, 4);

@@ -241,6 +241,14 @@ bool EvalJson(const BoundValue& v, const Record& record, const std::vector<std::
   std::string text;
   json->clear();
   if (!EvalText(v, record, columns, encoding, &text, reason)) return false;
+  if (v.source->type != ValueType::kString && !text.empty() && Trim(text).empty()) {
+    // A blank number or flag is a missing one.
+    text = v.source->default_value.value_or("");
+    if (text.empty() && v.source->required) {
+      *reason = Cat(v.label, ": is empty but required");
+      return false;
+    }
+  }
   if (text.empty()) return true;
   if (ToJson(text, v.source->type, json)) return true;
   switch (v.source->type) {

@@ -51,7 +51,7 @@ bool EvalText(const BoundValue& v, const Record& record, const std::vector<std::
               Encoding encoding, std::string* text, std::string* reason);
 
 // Like EvalText, then typed: `*json` is the JSON text of the value (empty
-// when there is none). A value that does not convert gives false and a
+// when there is none; a blank number or flag counts as none). A value that does not convert gives false and a
 // reason such as `Quantity: "abc" is not a number`.
 bool EvalJson(const BoundValue& v, const Record& record, const std::vector<std::string>& columns,
               Encoding encoding, std::string* json, std::string* reason);
