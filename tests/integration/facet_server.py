@@ -16,6 +16,7 @@ Only 127.0.0.1 is used. Loops are bounded by deadlines, never fixed sleeps.
 """
 
 import base64
+import datetime
 import gzip as gzip_module
 import http.client
 import json
@@ -427,7 +428,6 @@ def identify(user_id=None, anonymous_id=None, traits=None, **fields):
 
 def ts(seconds_offset=0, base="2024-05-01T00:00:00"):
     """ISO-8601 UTC timestamp `seconds_offset` after `base`."""
-    import datetime
     t = datetime.datetime.fromisoformat(base).replace(tzinfo=datetime.timezone.utc)
     t += datetime.timedelta(seconds=seconds_offset)
     return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
@@ -435,7 +435,6 @@ def ts(seconds_offset=0, base="2024-05-01T00:00:00"):
 
 def parse_ts(text):
     """Parses an ISO-8601 UTC timestamp from the API into epoch seconds."""
-    import datetime
     s = text.strip()
     if s.endswith("Z"):
         s = s[:-1] + "+00:00"
