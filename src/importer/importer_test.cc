@@ -1,4 +1,5 @@
 #include "importer/importer.h"
+#include "importer/progress.h"
 
 #include <unistd.h>
 #include <zlib.h>
@@ -333,6 +334,15 @@ TEST_F(ImporterTest, MappingAndInputErrorsStopBeforeAnythingIsSent) {
   options_.mapping_path = Write("bad.yaml", "event: A\n");
   options_.inputs = {Write("users.csv", "id,age\nu1,1\n")};
   EXPECT_EQ(RunImport(options_, env_).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ProgressTest, EstimatesTheTotalFromTheShareOfBytesRead) {
+  ProgressState s{.rows_read = 1000, .rows_done = 500, .input_fraction = 0.25};
+  // 1000 rows in a quarter of the bytes: about 4000 rows, 500 done in 5 s.
+  EXPECT_EQ(Progress::Render(s, 5.0, /*bar=*/false), " 12%  500 rows  100 rows/s  ETA 0:35");
+  EXPECT_EQ(Progress::Render(s, 5.0, /*bar=*/true).substr(0, 28), "[###.....................]  ");
+  ProgressState done{.rows_read = 541909, .rows_done = 541909, .reading_done = true};
+  EXPECT_EQ(Progress::Render(done, 65.0, false), "100%  541,909 rows  8,337 rows/s  done in 1:05");
 }
 
 }  // namespace

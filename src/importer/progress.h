@@ -6,7 +6,6 @@
 // so it needs no pass over the input beforehand.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>

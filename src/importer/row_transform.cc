@@ -299,15 +299,12 @@ bool EventGrouper::Add(const RowTransformer& t, const Record& record, RowRef ref
     }
     fresh->key = key;
     fresh->aggregates.assign(values.size(), kNoValue);
-    memory_bytes_ += sizeof(Group) + 2 * key.size() + fresh->head.ToString().size() + 64;
     index_.emplace(std::move(key), groups_.size());
     groups_.push_back(std::move(fresh));
     g = groups_.back().get();
   } else {
     g = groups_[it->second].get();
   }
-  size_t before = g->items.capacity() + g->raw.capacity() +
-                  g->rows.capacity() * sizeof(RowRef) + g->item_ends.capacity() * 4;
   if (!item.empty()) {
     if (!g->items.empty()) g->items.push_back(',');
     g->items.append(item);
@@ -331,8 +328,6 @@ bool EventGrouper::Add(const RowTransformer& t, const Record& record, RowRef ref
   if (!g->rows.empty()) g->raw.push_back('\n');
   g->raw.append(record.raw);
   g->rows.push_back(ref);
-  memory_bytes_ += g->items.capacity() + g->raw.capacity() + g->rows.capacity() * sizeof(RowRef) +
-                   g->item_ends.capacity() * 4 - before;
   return true;
 }
 
@@ -406,7 +401,6 @@ void EventGrouper::Finish(const std::function<void(RowEvent)>& emit,
     }
   }
   groups_.clear();
-  memory_bytes_ = 0;
 }
 
 }  // namespace facet::importer

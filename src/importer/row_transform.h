@@ -131,8 +131,6 @@ class EventGrouper {
               const std::function<void(Rejection)>& reject);
 
   size_t groups() const { return groups_.size(); }
-  // Approximate bytes held by the groups.
-  size_t memory_bytes() const { return memory_bytes_; }
 
  private:
   struct Group;
@@ -142,7 +140,6 @@ class EventGrouper {
   size_t max_event_bytes_;
   absl::flat_hash_map<std::string, size_t> index_;
   std::vector<std::unique_ptr<Group>> groups_;
-  size_t memory_bytes_ = 0;
 };
 
 // A deterministic messageId for `seed` ("imp-" and 32 hex digits).
