@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <cstdio>
 #include <chrono>
 #include <optional>
 #include <utility>
@@ -141,6 +142,8 @@ absl::StatusOr<ImportSummary> RunImport(const ImportOptions& options,
 
   std::string reject_path = options.reject_path;
   if (reject_path.empty()) reject_path = inputs.front().name + ".rejects.csv";
+  // A reject file left by an earlier run would describe rows of that run.
+  std::remove(reject_path.c_str());
   std::vector<std::string> names;
   for (const Input& in : inputs) names.push_back(in.name);
   Ledger ledger(reject_path, names);

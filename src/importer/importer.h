@@ -39,7 +39,8 @@ struct ImportOptions {
   std::string mapping_path;
   std::vector<std::string> inputs;  // "-" is standard input
   // Default: "<first input's base name>.rejects.csv" in the current directory.
-  // Written only when a row is rejected.
+  // Written only when a row is rejected; a file left there by an earlier
+  // import is removed when this one starts sending.
   std::string reject_path;
   int batch_size = 500;
   int connections = 2;

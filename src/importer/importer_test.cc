@@ -179,13 +179,25 @@ TEST_F(ImporterTest, ImportsRowsRejectsBadOnesAndDeduplicatesOnReRun) {
   ASSERT_EQ(server_.events().size(), 4u);
   EXPECT_EQ(server_.events()[0]["properties"]["age"], 30);
 
-  std::remove(options_.reject_path.c_str());
+  // The second run fixes nothing, so its reject file says the same.
   absl::StatusOr<ImportSummary> again = RunImport(options_, env_);
   ASSERT_TRUE(again.ok());
+  EXPECT_EQ(Read(options_.reject_path),
+            "line,reason,raw\n3,\"age: \"\"abc\"\" is not an integer\",\"u2,abc\"\n");
   EXPECT_EQ(again->events_accepted, 0u);
   EXPECT_EQ(again->events_duplicate, 4u);
   EXPECT_EQ(again->rows_imported, 4u);
   EXPECT_EQ(server_.events().size(), 4u);
+}
+
+TEST_F(ImporterTest, AReRunWithoutRejectsRemovesTheOldRejectFile) {
+  options_.mapping_path = Write("m.yaml", kMapping);
+  Write("rejects.csv", "line,reason,raw\n9,old,x\n");
+  options_.inputs = {Write("users.csv", "id,age\nu1,30\n")};
+  absl::StatusOr<ImportSummary> s = RunImport(options_, env_);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_TRUE(s->reject_path.empty());
+  EXPECT_FALSE(std::ifstream(options_.reject_path).good());
 }
 
 TEST_F(ImporterTest, ServerQuarantineRejectsTheRowsWithTheServersReason) {
