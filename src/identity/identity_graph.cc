@@ -607,26 +607,36 @@ absl::StatusOr<ResolveResult> IdentityGraph::Resolve(std::span<const Identifier>
         refuse(other, item, std::move(why));
         continue;
       }
+      // An identified person survives an anonymous one, so that a known
+      // customer keeps their person id when an anonymous visitor turns out
+      // to be them.
+      PersonId survivor = target;
+      PersonId absorbed = other;
+      if (CountOf(s.atoms[other].counts, s.user_id_ns) > 0 &&
+          CountOf(s.atoms[target].counts, s.user_id_ns) == 0) {
+        std::swap(survivor, absorbed);
+      }
       MergeRecord r;
       r.status = MergeStatus::kMerged;
-      r.survivor = target;
-      r.absorbed = other;
+      r.survivor = survivor;
+      r.absorbed = absorbed;
       r.at = at;
       r.reason = std::string(reason);
       r.via = *item.id;
       const uint64_t id = s.Log(std::move(r));
-      State::Atom& o = s.atoms[other];
-      o.parent = target;
+      State::Atom& o = s.atoms[absorbed];
+      o.parent = survivor;
       o.attached_by = id;
-      s.atoms[target].children.push_back(other);
-      for (const NsCount& c : o.counts) AddCount(s.atoms[target].counts, c.ns, c.n);
-      s.SetRoot(other, target);
+      s.atoms[survivor].children.push_back(absorbed);
+      for (const NsCount& c : o.counts) AddCount(s.atoms[survivor].counts, c.ns, c.n);
+      s.SetRoot(absorbed, survivor);
       --s.persons;
       s.PutMerge(id, batch);
-      mark(other);
+      mark(absorbed);
       result.merges.push_back(id);
-      result.absorbed.push_back(other);
+      result.absorbed.push_back(absorbed);
       logged = true;
+      target = survivor;
     }
   }
 

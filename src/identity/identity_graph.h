@@ -92,7 +92,8 @@ class IdentityGraph {
   //    checked like merges (and so refused);
   //  - unknown identifiers are attached to the target's root atom, again
   //    subject to the caps.
-  // The surviving root of a merge is the target. All mutations are appended
+  // The surviving root of a merge is the target, except that a person with
+  // a user_id survives one without (and then becomes the target). All mutations are appended
   // to `batch`; the in-memory graph is updated at once (the caller writes
   // the batch before acknowledging). `reason` is recorded in merge records.
   // An identifier repeated within `ids` counts once. InvalidArgument for an

@@ -123,7 +123,7 @@ TEST_F(IdentityGraphTest, AnonymousVisitorIsIdentifiedInPlace) {
 }
 
 TEST_F(IdentityGraphTest, SharedEmailMergesTwoPersons) {
-  ResolveResult p0 = Resolve({Uid("u1"), Email("li@x.com")});
+  ResolveResult p0 = Resolve({Anon("a1"), Email("li@x.com")});
   ResolveResult p1 = Resolve({Anon("a2")});
   ASSERT_NE(p0.person, p1.person);
 
@@ -135,10 +135,10 @@ TEST_F(IdentityGraphTest, SharedEmailMergesTwoPersons) {
 
   EXPECT_EQ(graph_.Root(p0.person), p1.person);
   EXPECT_FALSE(graph_.IsRoot(p0.person));
-  EXPECT_EQ(FindOrDie(Uid("u1")), p1.person);
+  EXPECT_EQ(FindOrDie(Anon("a1")), p1.person);
   EXPECT_EQ(graph_.Members(p1.person), (std::vector<PersonId>{p1.person, p0.person}));
   EXPECT_EQ(graph_.Identities(p1.person),
-            (std::vector<Identifier>{Uid("u1"), Email("li@x.com"), Anon("a2")}));
+            (std::vector<Identifier>{Anon("a1"), Email("li@x.com"), Anon("a2")}));
   EXPECT_EQ(graph_.person_count(), 1u);
   EXPECT_EQ(graph_.merge_count(), 1u);
 
@@ -213,6 +213,21 @@ TEST_F(IdentityGraphTest, NewUserIdOnAnotherUsersDeviceStartsItsOwnPerson) {
   EXPECT_EQ(graph_.Identities(r.person), (std::vector<Identifier>{Uid("u2")}));
 }
 
+TEST_F(IdentityGraphTest, IdentifiedPersonSurvivesAnAnonymousOne) {
+  ResolveResult known = Resolve({Uid("u1"), Email("li@x.com")});
+  ResolveResult anon = Resolve({Anon("a9")});
+  // The anonymous visitor's identifier comes first, but u1's person survives.
+  ResolveResult link = Resolve({Anon("a9"), Email("li@x.com")});
+  EXPECT_EQ(link.person, known.person);
+  ASSERT_EQ(link.absorbed, (std::vector<PersonId>{anon.person}));
+  EXPECT_EQ(FindOrDie(Anon("a9")), known.person);
+  EXPECT_EQ(FindOrDie(Uid("u1")), known.person);
+  absl::StatusOr<MergeRecord> m = graph_.GetMerge(link.merges[0]);
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->survivor, known.person);
+  EXPECT_EQ(m->absorbed, anon.person);
+}
+
 TEST_F(IdentityGraphTest, TwoUserIdsForANewPersonKeepTheFirst) {
   ResolveResult r = Resolve({Uid("u1"), Uid("u2"), Anon("a1")});
   EXPECT_TRUE(r.created);
@@ -257,10 +272,12 @@ TEST_F(IdentityGraphTest, UndoMergeRestoresBothSides) {
   ResolveResult link = Resolve({Anon("a2"), Email("li@x.com")});
   ASSERT_EQ(link.merges.size(), 1u);
 
+  // u1's person survives the anonymous one.
+  EXPECT_EQ(link.person, p0.person);
   UndoResult u = Undo(link.merges[0], 7000);
-  EXPECT_EQ(u.survivor_root, p1.person);
-  EXPECT_EQ(u.restored, p0.person);
-  EXPECT_TRUE(graph_.IsRoot(p0.person));
+  EXPECT_EQ(u.survivor_root, p0.person);
+  EXPECT_EQ(u.restored, p1.person);
+  EXPECT_TRUE(graph_.IsRoot(p1.person));
   EXPECT_EQ(graph_.Members(p1.person), std::vector<PersonId>{p1.person});
   EXPECT_EQ(graph_.Members(p0.person), std::vector<PersonId>{p0.person});
   EXPECT_EQ(graph_.Identities(p0.person), (std::vector<Identifier>{Uid("u1"), Email("li@x.com")}));

@@ -43,8 +43,10 @@ struct ParseOptions {
   // Built-in sources are always used: userId -> user_id, anonymousId ->
   // anonymous_id, traits.email / context.traits.email -> email,
   // traits.phone / context.traits.phone -> phone, context.device.id ->
-  // device_id. These are added to them.
-  std::vector<IdentifierSource> identifier_sources;
+  // device_id. These are added to them; by default the WeChat ids
+  // (traits.wechat_openid, traits.wechat_unionid, also under context.traits).
+  std::vector<IdentifierSource> identifier_sources = {
+      {"wechat_openid", "traits.wechat_openid"}, {"wechat_unionid", "traits.wechat_unionid"}};
   identity::IdentityOptions identity;  // normalisation of identifier values
 };
 
