@@ -69,10 +69,13 @@ class Client {
       req.prepare_payload();
     }
     http::write(socket_, req);
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(16 << 20);
-    http::read(socket_, buffer_, parser);
-    http::response<http::string_body> res = parser.release();
+    http::response<http::string_body> res;
+    do {  // skip interim "100 Continue" responses
+      http::response_parser<http::string_body> parser;
+      parser.body_limit(16 << 20);
+      http::read(socket_, buffer_, parser);
+      res = parser.release();
+    } while (res.result() == http::status::continue_);
     Reply r;
     r.status = static_cast<int>(res.result_int());
     r.body = res.body();
@@ -335,6 +338,7 @@ TEST_F(ApiServerTest, OversizedBodiesGet413) {
     Reply r = c.Post("/v1/batch", big);
     EXPECT_EQ(r.status, 413);
     EXPECT_TRUE(r.Json()["error"].is_string()) << r.body;
+    EXPECT_EQ(r.Header("Access-Control-Allow-Origin"), "*");
     EXPECT_TRUE(c.ClosedByServer());
   }
   {
@@ -351,6 +355,15 @@ TEST_F(ApiServerTest, OversizedBodiesGet413) {
     EXPECT_EQ(r.status, 413);
     EXPECT_TRUE(r.Json()["error"].is_string()) << r.body;
   }
+}
+
+TEST_F(ApiServerTest, ExpectContinueIsHonoured) {
+  Client c = Connect();
+  Reply r = c.Send(http::verb::post, "/v1/track", TrackBody("u1", "A", "e1"),
+                   {{"Authorization", kBasicWrite}, {"Expect", "100-continue"}});
+  EXPECT_EQ(r.status, 200) << r.body;
+  r = c.Get("/healthz", {});  // the connection is still usable
+  EXPECT_EQ(r.status, 200);
 }
 
 TEST_F(ApiServerTest, KeepAliveAndConnectionClose) {

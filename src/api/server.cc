@@ -144,6 +144,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   void ReadHeader() {
+    ingest_ = false;
     parser_.emplace();
     parser_->header_limit(kHeaderLimit);
     // The body limit is applied once the header is known, so that an
@@ -170,7 +171,9 @@ class Session : public std::enable_shared_from_this<Session> {
     started_ = Clock::now();
     const auto& req = parser_->get();
     std::string_view target(req.target().data(), req.target().size());
-    route_ = std::string(RouteTemplate(target.substr(0, target.find('?'))));
+    std::string_view path = target.substr(0, target.find('?'));
+    route_ = std::string(RouteTemplate(path));
+    ingest_ = ingest::EndpointFromPath(path).has_value();
     keep_alive_ = req.keep_alive();
 
     const size_t limit = server_.options().max_body_bytes;
@@ -260,6 +263,8 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     Response r = TransportError(status, error);
     r.route = route_.empty() ? std::string(kUnmatchedRoute) : route_;
+    // Browsers only show the SDK an ingest error that carries CORS headers.
+    if (ingest_) r.headers.emplace_back("Access-Control-Allow-Origin", "*");
     Write(std::move(r), /*force_close=*/true, linger);
   }
 
@@ -342,6 +347,7 @@ class Session : public std::enable_shared_from_this<Session> {
   unsigned version_ = 11;
   int status_ = 0;
   bool keep_alive_ = true;
+  bool ingest_ = false;
   bool close_after_write_ = false;
   bool linger_ = false;
   bool closed_ = false;
