@@ -150,6 +150,7 @@ absl::Status LoadConfigFile(const std::string& path, Config* c) {
     }
     if (auto sources = id["sources"]) {
       if (!sources.IsSequence()) return Bad(path, "identity.sources", "expected a list of {ns, path}");
+      c->server.parse.identifier_sources.clear();  // the file's list replaces the defaults
       int i = 0;
       for (const auto& src : sources) {
         std::string key = "identity.sources[" + std::to_string(i++) + "]";
