@@ -8,7 +8,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   libabsl-dev librocksdb-dev libboost-dev libboost-iostreams-dev libsimdjson-dev
   nlohmann-json3-dev libcli11-dev libyaml-cpp-dev libssl-dev zlib1g-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libgoogle-perftools-dev
   python3 nodejs npm sqlite3 curl wrk
 )
 
