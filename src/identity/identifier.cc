@@ -111,6 +111,7 @@ absl::StatusOr<std::string> Normalize(std::string_view ns, std::string_view raw,
   }
   const std::string_view v = Trim(raw);
   if (v.empty()) return Invalid(ns, "empty");
+  if (v.find('\0') != std::string_view::npos) return Invalid(ns, "contains a NUL byte");
   if (v.size() > kMaxValueBytes) {
     return Invalid(ns, "too long (" + std::to_string(v.size()) + " > " +
                            std::to_string(kMaxValueBytes) + " bytes)");

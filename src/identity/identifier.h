@@ -55,7 +55,7 @@ struct IdentityOptions {
 // dots and parentheses removed; "00" prefix taken as "+"; numbers without a
 // country code get `default_country_code`, dropping a single leading trunk
 // "0"). Returns InvalidArgument naming the namespace and why (empty, too long
-// (> 512 bytes), not an email, not a phone number).
+// (> 512 bytes), contains a NUL byte, not an email, not a phone number).
 absl::StatusOr<std::string> Normalize(std::string_view ns, std::string_view raw,
                                       const IdentityOptions& options);
 

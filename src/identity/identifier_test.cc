@@ -39,6 +39,11 @@ TEST(NormalizeTest, EmailWithoutLocalAndDomainIsInvalid) {
   EXPECT_TRUE(IsInvalid("email", "a b@example.com"));
 }
 
+TEST(NormalizeTest, NulByteIsInvalid) {
+  EXPECT_TRUE(IsInvalid("user_id", std::string_view("u1\0x", 4)));
+  EXPECT_EQ(Norm("user_id", "u1\x01\tx"), "u1\x01\tx");
+}
+
 TEST(NormalizeTest, PhoneBecomesE164WithDefaultCountry) {
   EXPECT_EQ(Norm("phone", "13800138000"), "+8613800138000");
   EXPECT_EQ(Norm("phone", " 138 0013 8000 "), "+8613800138000");

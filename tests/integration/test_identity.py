@@ -477,11 +477,7 @@ class IdentityTest(ServerTestCase):
             with self.subTest(value=repr(value)):
                 self.check_user_id_round_trip(value)
 
-    # Known server bug: a userId containing U+0000 is stored, but every path
-    # with %00 is refused with 400 "NUL byte in path", so that person cannot
-    # be read by its user_id. Remove the decorator once it is fixed (either
-    # way round); until then an unexpected success fails the run.
-    @unittest.expectedFailure
+    # A NUL byte cannot appear in a URL path, so such a userId is refused.
     def test_an_accepted_user_id_with_nul_can_be_looked_up(self):
         self.check_user_id_round_trip(uniq("nul") + "\u0000x")
 
