@@ -9,14 +9,19 @@ PACKAGES=(
   libabsl-dev librocksdb-dev libboost-dev libboost-iostreams-dev libsimdjson-dev
   nlohmann-json3-dev libcli11-dev libyaml-cpp-dev libssl-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev libgoogle-perftools-dev
-  python3 nodejs npm sqlite3 curl wrk
 )
+# Tools are needed as commands; a machine may have them from elsewhere (a
+# newer Node.js, say), so only a missing command pulls in Debian's package.
+declare -A COMMANDS=([python3]=python3 [node]=nodejs [npm]=npm [curl]=curl [wrk]=wrk)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
   fi
+done
+for c in "${!COMMANDS[@]}"; do
+  command -v "$c" >/dev/null 2>&1 || missing+=("${COMMANDS[$c]}")
 done
 if ((${#missing[@]})); then
   echo "bootstrap: installing ${missing[*]}"

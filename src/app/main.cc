@@ -7,6 +7,8 @@
 
 #include "app/config.h"
 #include "app/serve.h"
+#include "base/status.h"
+#include "base/time_format.h"
 #include "demo/demo.h"
 #include "importer/importer.h"
 
@@ -59,6 +61,9 @@ int main(int argc, char** argv) {
   demo->add_option("--seed", demo_options.seed, "Random seed")->default_val(42);
   demo->add_option("--days", demo_options.days, "Days of history")->default_val(180)->check(CLI::Range(1, 3650));
   demo->add_option("--connections", demo_options.connections, "Parallel connections")->default_val(4)->check(CLI::Range(1, 64));
+  demo->add_option("--batch-size", demo_options.batch_size, "Events per request")->default_val(200)->check(CLI::Range(1, 2000));
+  std::string demo_end;
+  demo->add_option("--end", demo_end, "End of the generated history, ISO-8601 (default: now); fixes the timestamps too");
 
   CLI11_PARSE(app, argc, argv);
 
@@ -82,6 +87,11 @@ int main(int argc, char** argv) {
     return summary->rows_rejected == 0 ? 0 : 3;
   }
   if (*demo) {
+    if (!demo_end.empty()) {
+      auto end = facet::ParseIso8601(demo_end);
+      if (!end.ok()) return Fail(facet::Annotate(end.status(), "--end"));
+      demo_options.end_ms = *end;
+    }
     auto summary = facet::demo::RunDemo(demo_options);
     if (!summary.ok()) return Fail(summary.status());
     return 0;
