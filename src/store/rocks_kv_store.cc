@@ -80,7 +80,10 @@ absl::StatusOr<std::unique_ptr<RocksKvStore>> RocksKvStore::Open(const std::stri
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10, false));
-  table.cache_index_and_filter_blocks = true;
+  // Filters and indexes stay resident with their table readers: every
+  // ingested event looks up its messageId, and a filter block evicted from
+  // the block cache costs a disk read and a checksum of the whole filter.
+  table.cache_index_and_filter_blocks = false;
 
   rocksdb::ColumnFamilyOptions cf;
   cf.write_buffer_size = options.write_buffer_bytes;
