@@ -3,27 +3,13 @@
 #include <cstdint>
 #include <utility>
 
+#include "api/internal/header_text.h"
+
 namespace facet::api {
 namespace {
 
-bool IsSpace(char c) { return c == ' ' || c == '\t'; }
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsSpace(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
+using internal::EqualsIgnoreCase;
+using internal::TrimSpaces;
 
 int Base64Value(char c) {
   if (c >= 'A' && c <= 'Z') return c - 'A';
@@ -72,11 +58,11 @@ bool Base64Decode(std::string_view in, std::string* out) {
 
 Credentials ParseAuthorization(std::string_view header) {
   Credentials c;
-  header = Trim(header);
+  header = TrimSpaces(header);
   size_t space = header.find(' ');
   if (space == std::string_view::npos) return c;
   std::string_view scheme = header.substr(0, space);
-  std::string_view value = Trim(header.substr(space + 1));
+  std::string_view value = TrimSpaces(header.substr(space + 1));
   if (value.empty()) return c;
   if (EqualsIgnoreCase(scheme, "Bearer")) {
     c.scheme = Credentials::Scheme::kBearer;

@@ -11,6 +11,7 @@
 
 #include "api/gzip.h"
 #include "api/http_status.h"
+#include "api/internal/header_text.h"
 #include "api/json_render.h"
 #include "identity/identifier.h"
 #include "profiles/timeline.h"
@@ -24,22 +25,8 @@ namespace {
 constexpr size_t kDefaultLimit = 100;
 constexpr size_t kMaxLimit = 1000;
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
-std::string_view TrimSpaces(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
+using internal::EqualsIgnoreCase;
+using internal::TrimSpaces;
 
 void LogError(std::string_view what, std::string_view route) {
   std::fprintf(stderr, "facet api: %.*s (route %.*s)\n", static_cast<int>(what.size()),
