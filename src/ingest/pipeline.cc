@@ -261,7 +261,9 @@ void Pipeline::CommitterLoop() {
     auto g = std::make_unique<Group>();
     {
       std::unique_lock lock(queue_mu_);
-      queue_cv_.wait_for(lock, std::chrono::milliseconds(options_.checkpoint_interval_ms),
+      // While a checkpoint round runs, wake soon to write its next slice.
+      const TimeMs wait_ms = checkpoint_running_ ? 5 : options_.checkpoint_interval_ms;
+      queue_cv_.wait_for(lock, std::chrono::milliseconds(wait_ms),
                          [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty() && stopping_) break;
       while (!queue_.empty() && g->work.size() < options_.max_group_requests) {
@@ -280,11 +282,17 @@ void Pipeline::CommitterLoop() {
       }
       events_since_checkpoint_ += accepted;
       const TimeMs now = clock_.NowMs();
-      if (events_since_checkpoint_ >= options_.checkpoint_events ||
-          (profiles_.dirty_count() > 0 && now - last_checkpoint_ms_ >= options_.checkpoint_interval_ms)) {
-        profiles_.Checkpoint(next_seq_ - 1, &g->batch);
+      if (!checkpoint_running_ &&
+          (events_since_checkpoint_ >= options_.checkpoint_events ||
+           (profiles_.dirty_count() > 0 && now - last_checkpoint_ms_ >= options_.checkpoint_interval_ms))) {
+        checkpoint_running_ = true;
         events_since_checkpoint_ = 0;
         last_checkpoint_ms_ = now;
+      }
+      if (checkpoint_running_) {
+        // A slice per group, so that a large checkpoint never stalls ingest.
+        checkpoint_running_ =
+            profiles_.CheckpointStep(next_seq_ - 1, options_.checkpoint_atoms_per_group, &g->batch);
       }
       counters_.persons = graph_.person_count();
       counters_.identities = graph_.identity_count();

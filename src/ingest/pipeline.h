@@ -40,6 +40,8 @@ struct PipelineOptions {
   // Checkpoint profiles after this many events or milliseconds.
   uint64_t checkpoint_events = 200000;
   TimeMs checkpoint_interval_ms = 5000;
+  // Most profiles one group commit writes for a checkpoint round.
+  size_t checkpoint_atoms_per_group = 4096;
   // Quarantine keeps at most this many rejected events (oldest dropped).
   uint64_t quarantine_capacity = 100000;
   // Sync the write-ahead log before acknowledging (off only in tests).
@@ -144,6 +146,7 @@ class Pipeline {
   uint64_t next_quarantine_id_ = 1;
   uint64_t oldest_quarantine_id_ = 1;
   uint64_t events_since_checkpoint_ = 0;
+  bool checkpoint_running_ = false;
   TimeMs last_checkpoint_ms_ = 0;
 };
 

@@ -10,15 +10,15 @@
 namespace facet::profiles {
 namespace {
 
-// Layout (version 1):
+// Layout (version 2; version 1 lacks applied_seq):
 //   version:u8 first_seen:zigzag last_seen:zigzag event_count:varint
 //   counts_by_type, counts_by_event: count:varint (key:string n:varint)*
 //   revenue_by_event: count:varint (key:string sum:f64)*  revenue:f64
 //   traits: count:varint (key:string updated_at:zigzag seq:varint json:string)*
-//   flags:u8 [location] location_at:zigzag
+//   flags:u8 [location] location_at:zigzag applied_seq:varint
 // Map keys are written in (strictly increasing) map order; the decoder
 // rejects anything else.
-constexpr uint8_t kProfileFormatVersion = 1;
+constexpr uint8_t kProfileFormatVersion = 2;
 constexpr uint8_t kHasLocation = 1 << 0;
 
 template <typename Map>
@@ -103,6 +103,7 @@ void ApplyEvent(const Event& e, Profile* p) {
     p->location = *e.location;
     p->location_at = e.timestamp;
   }
+  p->applied_seq = std::max(p->applied_seq, e.seq);
 }
 
 void Combine(const Profile& src, Profile* dst) {
@@ -118,6 +119,7 @@ void Combine(const Profile& src, Profile* dst) {
     dst->location = src.location;
     dst->location_at = src.location_at;
   }
+  dst->applied_seq = std::max(dst->applied_seq, src.applied_seq);
 }
 
 std::string EncodeProfile(const Profile& p) {
@@ -147,6 +149,7 @@ std::string EncodeProfile(const Profile& p) {
   PutByte(&out, p.location ? kHasLocation : 0);
   if (p.location) PutLocation(&out, *p.location);
   PutSigned64(&out, p.location_at);
+  PutVarint64(&out, p.applied_seq);
   return out;
 }
 
@@ -154,7 +157,7 @@ absl::StatusOr<Profile> DecodeProfile(std::string_view bytes) {
   internal::Reader r(bytes);
   uint8_t version;
   if (!r.ReadByte(&version)) return Corrupt("version (empty input)");
-  if (version != kProfileFormatVersion) {
+  if (version != kProfileFormatVersion && version != 1) {
     return absl::DataLossError("corrupt profile: unsupported format version " +
                                std::to_string(static_cast<int>(version)));
   }
@@ -178,6 +181,7 @@ absl::StatusOr<Profile> DecodeProfile(std::string_view bytes) {
     if (!internal::ReadLocation(&r, &p.location.emplace())) return Corrupt("location");
   }
   if (!r.ReadSigned64(&p.location_at)) return Corrupt("location_at");
+  if (version >= 2 && !r.ReadVarint64(&p.applied_seq)) return Corrupt("applied_seq");
   if (!r.done()) return Corrupt("length (trailing bytes)");
   return p;
 }

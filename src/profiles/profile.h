@@ -36,6 +36,9 @@ struct Profile {
   std::map<std::string, TraitValue, std::less<>> traits;
   std::optional<Location> location;
   TimeMs location_at = 0;
+  // Highest event seq applied (0: none). A checkpointed atom profile holds
+  // exactly its events up to this seq, so that replay skips the rest.
+  EventSeq applied_seq = 0;
 
   bool empty() const { return event_count == 0 && traits.empty(); }
 };

@@ -1,6 +1,7 @@
 #include "profiles/profile_store.h"
 
 #include <algorithm>
+#include <limits>
 #include <cassert>
 #include <string>
 #include <type_traits>
@@ -52,6 +53,12 @@ struct ProfileStore::State {
   std::vector<PersonId> dirty;                   // ids with dirty_flags set
   absl::flat_hash_map<PersonId, Profile> views;  // roots with more than one atom
   EventSeq watermark = 0;
+  // The running checkpoint round: atoms to write, how many are written, and
+  // the watermark it completes.
+  std::vector<PersonId> round;
+  size_t round_pos = 0;
+  EventSeq round_upto = 0;
+  bool round_active = false;
 };
 
 ProfileStore::ProfileStore(store::KvStore& kv) : state_(std::make_unique<State>(kv)) {}
@@ -93,6 +100,9 @@ absl::Status ProfileStore::Load() {
   s.dirty.clear();
   s.views.clear();
   s.watermark = watermark;
+  s.round.clear();
+  s.round_pos = 0;
+  s.round_active = false;
   return absl::OkStatus();
 }
 
@@ -103,6 +113,7 @@ void ProfileStore::Apply(const Event& e, PersonId root) {
   if (e.person == kNoPerson) return;
   State& s = *state_;
   Profile& atom = s.Atom(e.person);
+  if (e.seq != 0 && e.seq <= atom.applied_seq) return;
   ApplyEvent(e, &atom);
   s.MarkDirty(e.person);
 
@@ -153,18 +164,48 @@ const Profile& ProfileStore::View(PersonId root) const {
   return s.AtomOrEmpty(root);
 }
 
-void ProfileStore::Checkpoint(EventSeq upto, store::WriteBatch* batch) {
+bool ProfileStore::CheckpointStep(EventSeq upto, size_t max_atoms, store::WriteBatch* batch) {
   State& s = *state_;
-  std::sort(s.dirty.begin(), s.dirty.end());
-  for (PersonId id : s.dirty) {
-    batch->Put(store::Column::kProfiles, store::Fixed32Key(id), EncodeProfile(s.atoms[id]));
-    s.dirty_flags[id] = 0;
+  if (!s.round_active) {
+    if (s.dirty.empty()) {
+      // Every stored profile already holds its events up to `upto`.
+      if (s.watermark != upto) batch->Put(store::Column::kMeta, kWatermarkKey, store::Fixed64Key(upto));
+      s.watermark = upto;
+      return false;
+    }
+    s.round.swap(s.dirty);
+    s.dirty.clear();
+    for (PersonId id : s.round) s.dirty_flags[id] = 0;
+    std::sort(s.round.begin(), s.round.end());
+    s.round_pos = 0;
+    s.round_upto = upto;
+    s.round_active = true;
   }
-  s.dirty.clear();
-  batch->Put(store::Column::kMeta, kWatermarkKey, store::Fixed64Key(upto));
-  s.watermark = upto;
+  const size_t end = std::min(s.round.size(), s.round_pos + max_atoms);
+  for (; s.round_pos < end; ++s.round_pos) {
+    const PersonId id = s.round[s.round_pos];
+    batch->Put(store::Column::kProfiles, store::Fixed32Key(id), EncodeProfile(s.atoms[id]));
+  }
+  if (s.round_pos < s.round.size()) return true;
+  batch->Put(store::Column::kMeta, kWatermarkKey, store::Fixed64Key(s.round_upto));
+  s.watermark = s.round_upto;
+  s.round.clear();
+  s.round_pos = 0;
+  s.round_active = false;
+  return false;
 }
 
-size_t ProfileStore::dirty_count() const { return state_->dirty.size(); }
+void ProfileStore::Checkpoint(EventSeq upto, store::WriteBatch* batch) {
+  const size_t all = std::numeric_limits<size_t>::max();
+  if (CheckpointStep(upto, all, batch)) return;  // not reached: `all` finishes a round
+  // A round that was running finished at its own watermark; atoms changed
+  // since then go in one more round at `upto`.
+  CheckpointStep(upto, all, batch);
+}
+
+size_t ProfileStore::dirty_count() const {
+  const State& s = *state_;
+  return s.dirty.size() + (s.round.size() - s.round_pos);
+}
 
 }  // namespace facet::profiles

@@ -36,7 +36,9 @@ class ProfileStore {
   EventSeq watermark() const;
 
   // Applies `e` to the profile of atom `e.person`, and to the cached view of
-  // `root` (the root of e.person) when it has one. A `root` other than
+  // `root` (the root of e.person) when it has one. An event whose seq is not
+  // above the atom's applied_seq is already in the profile (replay after a
+  // checkpoint written in rounds) and is ignored. A `root` other than
   // e.person without a view gets one started from the two atoms; call
   // RebuildView() when it has more atoms than those.
   void Apply(const Event& e, PersonId root);
@@ -52,11 +54,20 @@ class ProfileStore {
   // The profile of person `root` (an empty profile for unknown ids).
   const Profile& View(PersonId root) const;
 
-  // Appends every atom profile changed since the last checkpoint and the new
-  // watermark `upto` to `batch`, and clears the dirty set.
+  // Checkpoints in rounds, a bounded slice at a time, so that no single
+  // write stalls ingest. If no round is running, starts one at `upto`: the
+  // atoms changed so far are its to write. Then appends at most `max_atoms`
+  // of them to `batch`; with the round's last atom it also appends the
+  // round's watermark. Returns true while the round has atoms left.
+  // Atoms changed during a round belong to the next one. Correct because
+  // each stored profile records its applied_seq: replay after the watermark
+  // skips events a profile already holds (see Apply()).
+  bool CheckpointStep(EventSeq upto, size_t max_atoms, store::WriteBatch* batch);
+
+  // Finishes any running round and checkpoints everything up to `upto`.
   void Checkpoint(EventSeq upto, store::WriteBatch* batch);
 
-  // Atoms changed since the last checkpoint.
+  // Atoms changed and not yet checkpointed (including a running round's).
   size_t dirty_count() const;
 
  private:

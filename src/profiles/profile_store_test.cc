@@ -183,6 +183,42 @@ TEST(ProfileStoreTest, CheckpointAndLoadRoundTrip) {
   EXPECT_TRUE(loaded.View(3).empty());
 }
 
+TEST(ProfileStoreTest, CheckpointInRoundsThenReplayGivesTheSameProfiles) {
+  store::MemKvStore kv;
+  ProfileStore profiles(kv);
+  EventScript script;
+  std::vector<Event> log;
+  auto apply = [&](Event e) {
+    profiles.Apply(e, e.person);
+    log.push_back(std::move(e));
+  };
+  for (PersonId p = 0; p < 10; ++p) apply(script.Track(p, "Viewed", 1));
+  const EventSeq round_upto = log.back().seq;
+
+  store::WriteBatch batch;
+  EXPECT_TRUE(profiles.CheckpointStep(round_upto, 4, &batch));  // atoms 0..3
+  apply(script.Track(1, "Bought", 5));  // after its atom was written
+  apply(script.Track(8, "Bought", 7));  // before its atom is written
+  EXPECT_TRUE(profiles.CheckpointStep(log.back().seq, 4, &batch));  // the round goes on: 4..7
+  EXPECT_FALSE(profiles.CheckpointStep(log.back().seq, 4, &batch));  // 8, 9 and the watermark
+  EXPECT_EQ(profiles.watermark(), round_upto);
+  EXPECT_EQ(profiles.dirty_count(), 2u);  // atoms 1 and 8, for the next round
+  ASSERT_TRUE(kv.Write(batch, true).ok());
+
+  // Recover: the checkpoint, then every event after its watermark.
+  ProfileStore recovered(kv);
+  ASSERT_TRUE(recovered.Load().ok());
+  EXPECT_EQ(recovered.watermark(), round_upto);
+  for (const Event& e : log) {
+    if (e.seq > recovered.watermark()) recovered.Apply(e, e.person);
+  }
+  for (PersonId p = 0; p < 10; ++p) {
+    SCOPED_TRACE(p);
+    ExpectSameProfile(recovered.View(p), profiles.View(p));
+  }
+  EXPECT_EQ(recovered.View(8).event_count, 2u);  // its second event was not applied twice
+}
+
 TEST(ProfileStoreTest, LoadReplacesWhatWasInMemory) {
   store::MemKvStore kv;
   ProfileStore profiles(kv);

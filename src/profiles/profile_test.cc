@@ -230,7 +230,7 @@ TEST(ProfileCodecTest, EveryTruncatedPrefixIsDataLoss) {
 TEST(ProfileCodecTest, TrailingBytesAndUnknownVersionAreDataLoss) {
   std::string bytes = EncodeProfile(SampleProfile());
   EXPECT_EQ(DecodeProfile(bytes + '\0').status().code(), absl::StatusCode::kDataLoss);
-  bytes[0] = 2;
+  bytes[0] = 3;
   EXPECT_EQ(DecodeProfile(bytes).status().code(), absl::StatusCode::kDataLoss);
 }
 

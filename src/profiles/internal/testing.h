@@ -54,6 +54,7 @@ inline void ExpectSameProfile(const Profile& a, const Profile& b) {
   }
   ExpectSameLocation(a.location, b.location);
   EXPECT_EQ(a.location_at, b.location_at);
+  EXPECT_EQ(a.applied_seq, b.applied_seq);
 }
 
 }  // namespace facet::profiles::internal
