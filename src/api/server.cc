@@ -444,6 +444,9 @@ void ServerCore::OnAccept(beast::error_code ec, tcp::socket socket) {
     // E.g. too many open files: keep accepting, the condition may pass.
     LogTransport("accept", ec);
   } else {
+    // Replies are written whole; send them at once rather than waiting on
+    // the peer's delayed ACK.
+    socket.set_option(tcp::no_delay(true), ec);
     auto session = std::make_shared<Session>(std::move(socket), *this);
     Register(session);
     session->Start();
