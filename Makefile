@@ -23,7 +23,7 @@ test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 1500
 
 bench: build
-	@$(BUILD_DIR)/bench/ingest_bench
+	@$(BUILD_DIR)/bench/ingest_bench --spawn=$(BUILD_DIR)/src/app/facet
 
 clean:
 	rm -rf $(BUILD_DIR)
