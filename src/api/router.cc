@@ -155,6 +155,13 @@ Response IngestAckResponse(const ingest::IngestAck& ack, bool no_valid_event,
       j["errors"] = std::move(errors);
       j["quarantined"] = rejections.size();
       r = JsonResponse(400, j);
+    } else if (rejections.empty()) {
+      // The common reply, written without a JSON document: it is built on
+      // the pipeline's committer thread, once per request.
+      r.status = 200;
+      r.body = "{\"accepted\":" + std::to_string(ack.accepted) +
+               ",\"duplicates\":" + std::to_string(ack.duplicates) +
+               ",\"quarantined\":[],\"success\":true}";
     } else {
       json quarantined = json::array();
       for (const ingest::InputError& e : rejections) quarantined.push_back(ErrorJson(e));

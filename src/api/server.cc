@@ -72,6 +72,7 @@ class ServerCore {
  public:
   ServerCore(ServerOptions options, Services services)
       : options_(std::move(options)),
+        pipeline_(services.pipeline),
         metrics_(AllRouteTemplates()),
         router_(options_, services, metrics_),
         gate_(std::make_shared<Gate>()) {}
@@ -100,6 +101,7 @@ class ServerCore {
   void CloseAll();
 
   const ServerOptions options_;
+  ingest::Pipeline& pipeline_;
   Metrics metrics_;
   Router router_;
   std::shared_ptr<Gate> gate_;
@@ -379,6 +381,10 @@ absl::Status ServerCore::Start() {
     return listening;
   }
   Accept();
+  // Acknowledgements run on these threads, a group commit's worth per task,
+  // so that the pipeline's committer goes straight on to the next group.
+  pipeline_.SetCompletionExecutor(
+      [this](std::function<void()> task) { net::post(ioc_, std::move(task)); });
 
   int n = options_.threads > 0 ? options_.threads
                                : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -479,6 +485,7 @@ void ServerCore::Stop() {
     }
     stopping_ = true;
   }
+  pipeline_.SetCompletionExecutor(nullptr);
   CloseAll();
   {
     // Threads return once every connection has closed; force them after a

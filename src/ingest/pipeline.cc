@@ -311,14 +311,16 @@ void Pipeline::CommitterLoop() {
       counters_.events_accepted.fetch_add(accepted, std::memory_order_relaxed);
       counters_.events_total.fetch_add(accepted, std::memory_order_relaxed);
     }
-    for (auto& w : g->work) {
-      if (w->mutation) {
-        w->mutation_done(written.ok() ? w->mutation_status : written);
-      } else {
-        if (!written.ok()) w->ack.status = written;
-        w->done(std::move(w->ack));
+    {
+      // Held while handing over, so that once SetCompletionExecutor(nullptr)
+      // returns the old executor is never called again.
+      std::lock_guard lock(executor_mu_);
+      if (completion_executor_) {
+        std::shared_ptr<Group> done(std::move(g));
+        completion_executor_([done, written] { Complete(*done, written); });
       }
     }
+    if (g) Complete(*g, written);
     if (!healthy_.load()) {
       // Fail queued work at once.
       std::deque<std::unique_ptr<Work>> rest;
@@ -336,6 +338,22 @@ void Pipeline::CommitterLoop() {
       }
     }
   }
+}
+
+void Pipeline::Complete(Group& g, const absl::Status& written) {
+  for (auto& w : g.work) {
+    if (w->mutation) {
+      w->mutation_done(written.ok() ? w->mutation_status : written);
+    } else {
+      if (!written.ok()) w->ack.status = written;
+      w->done(std::move(w->ack));
+    }
+  }
+}
+
+void Pipeline::SetCompletionExecutor(Executor executor) {
+  std::lock_guard lock(executor_mu_);
+  completion_executor_ = std::move(executor);
 }
 
 absl::StatusOr<std::vector<QuarantineEntry>> Pipeline::ListQuarantine(size_t limit) const {

@@ -104,6 +104,15 @@ class Pipeline {
   // the graph, or the store's error).
   void UndoMerge(uint64_t merge_id, std::function<void(absl::StatusOr<identity::UndoResult>)> done);
 
+  // Where acknowledgements run: `executor` receives, once per group commit,
+  // a task that runs the group's completion callbacks (e.g. posted to the
+  // HTTP server's threads, so that the committer goes on with the next
+  // group). Null (the default) runs them on the committer thread. The
+  // executor must run every task it accepts; reset it to null before
+  // whatever it posts to goes away. Thread-safe.
+  using Executor = std::function<void(std::function<void()>)>;
+  void SetCompletionExecutor(Executor executor);
+
   // Shared access to the graph and profiles for readers.
   std::shared_lock<std::shared_mutex> LockForRead() const {
     return std::shared_lock<std::shared_mutex>(state_mu_);
@@ -121,6 +130,7 @@ class Pipeline {
   struct Work;
   struct Group;
   void CommitterLoop();
+  static void Complete(Group& g, const absl::Status& written);
   absl::Status Recover();
   // Applies one request or mutation to the state, appending to the group's
   // batch. `group_ids` holds the message ids already taken in this group.
@@ -136,6 +146,9 @@ class Pipeline {
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
   std::deque<std::unique_ptr<Work>> queue_;
+
+  std::mutex executor_mu_;
+  Executor completion_executor_;
 
   bool stopping_ = false;
   std::thread committer_;

@@ -106,6 +106,41 @@ TEST_F(PipelineTest, DeduplicatesWithinRequestAcrossRequestsAndRestarts) {
   EXPECT_EQ(again.pipeline.counters().events_total.load(), 2u);
 }
 
+TEST_F(PipelineTest, AcknowledgementsRunOnTheCompletionExecutor) {
+  World w(kv_, clock_, Options());
+  ASSERT_TRUE(w.pipeline.Start().ok());
+  std::mutex mu;
+  std::vector<std::function<void()>> tasks;
+  w.pipeline.SetCompletionExecutor([&](std::function<void()> task) {
+    std::lock_guard lock(mu);
+    tasks.push_back(std::move(task));
+  });
+  std::atomic<bool> acked{false};
+  RequestParse p;
+  p.events.push_back(Track("m1", "u1", "A"));
+  w.pipeline.Submit(std::move(p), [&](IngestAck ack) {
+    EXPECT_EQ(ack.accepted, 1u);
+    acked = true;
+  });
+  for (int i = 0; i < 400; ++i) {
+    {
+      std::lock_guard lock(mu);
+      if (!tasks.empty()) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  std::vector<std::function<void()>> ready;
+  {
+    std::lock_guard lock(mu);
+    ready.swap(tasks);
+  }
+  ASSERT_EQ(ready.size(), 1u);
+  EXPECT_FALSE(acked.load());  // durable, but not acknowledged until the task runs
+  ready[0]();
+  EXPECT_TRUE(acked.load());
+  w.pipeline.SetCompletionExecutor(nullptr);
+}
+
 TEST_F(PipelineTest, MessageIdOutsideTheWindowIsANewEvent) {
   PipelineOptions o = Options();
   o.dedupe_window_ms = 1000;
