@@ -64,8 +64,9 @@ json PersonJson(const identity::IdentityGraph& graph, const profiles::Profile& p
 
   if (profile.location) {
     const profiles::Location& l = *profile.location;
-    j["location"] = {{"latitude", l.latitude},
-                     {"longitude", l.longitude},
+    const bool point = l.has_coordinates();
+    j["location"] = {{"latitude", point ? json(l.latitude) : json(nullptr)},
+                     {"longitude", point ? json(l.longitude) : json(nullptr)},
                      {"city", l.city},
                      {"country", l.country},
                      {"at", TimeOrNull(profile.location_at)}};

@@ -205,7 +205,7 @@ std::optional<profiles::Location> ReadLocation(element loc) {
       if (member.value.get_string().get(country) != simdjson::SUCCESS) country = {};
     }
   }
-  const bool has_point = lat && lon;
+  const bool has_point = lat && lon && *lat >= -90 && *lat <= 90 && *lon >= -180 && *lon <= 180;
   if (!has_point && city.empty()) return std::nullopt;
   profiles::Location out;
   if (has_point) {

@@ -656,10 +656,16 @@ TEST(SegmentParserTest, LocationNeedsCoordinatesOrCity) {
                       R"({"event":"e","userId":"u","context":{"location":{"city":"深圳"}}})");
   ASSERT_TRUE(e.event.location);
   EXPECT_EQ(e.event.location->city, "深圳");
+  EXPECT_FALSE(e.event.location->has_coordinates());
+  e = One(Endpoint::kTrack,
+          R"({"event":"e","userId":"u","context":{"location":{"latitude":91,"longitude":114,"city":"X"}}})");
+  ASSERT_TRUE(e.event.location);
+  EXPECT_FALSE(e.event.location->has_coordinates());  // out of range
   e = One(Endpoint::kTrack,
           R"({"event":"e","userId":"u","context":{"location":{"latitude":22,"longitude":114}}})");
   ASSERT_TRUE(e.event.location);
   EXPECT_EQ(e.event.location->latitude, 22);
+  EXPECT_TRUE(e.event.location->has_coordinates());
   EXPECT_EQ(e.event.location->city, "");
 }
 

@@ -2,6 +2,8 @@
 // screen, group, alias), as the ingest pipeline normalised it.
 #pragma once
 
+#include <cmath>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,8 +23,10 @@ std::string_view EventTypeName(EventType t);
 std::optional<EventType> EventTypeFromName(std::string_view name);
 
 struct Location {
-  double latitude = 0;
-  double longitude = 0;
+  // NaN when the event named only a place, not coordinates.
+  double latitude = std::numeric_limits<double>::quiet_NaN();
+  double longitude = std::numeric_limits<double>::quiet_NaN();
+  bool has_coordinates() const { return !std::isnan(latitude) && !std::isnan(longitude); }
   std::string city;
   std::string country;
 };

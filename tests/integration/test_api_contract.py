@@ -189,6 +189,22 @@ class ApiContractTest(ServerTestCase):
         self.assertEqual(p["traits"].get("name"), "李娜")
         self.assertEqual(p["counts_by_type"].get("screen"), 2)
 
+    def test_location_without_coordinates_has_null_latitude(self):
+        user = new_id("u-loc")
+        r = self.server.ingest("/v1/track", track("Store Visited", user_id=user,
+                                                 context={"location": {"city": "佛山"}}))
+        self.assertEqual(r.status, 200, r)
+        loc = self.server.person("user_id", user)["location"]
+        self.assertEqual(loc["city"], "佛山")
+        self.assertIsNone(loc["latitude"])
+        self.assertIsNone(loc["longitude"])
+        r = self.server.ingest("/v1/track", track("Store Visited", user_id=user,
+                                                 context={"location": {"latitude": 23.02,
+                                                                       "longitude": 113.12}}))
+        self.assertEqual(r.status, 200, r)
+        loc = self.server.person("user_id", user)["location"]
+        self.assertAlmostEqual(loc["latitude"], 23.02)
+
     def test_any_content_type_and_gzip(self):
         user = new_id("u-ctype")
         for ctype in ("application/json", "text/plain", "application/x-www-form-urlencoded",
