@@ -290,7 +290,8 @@ TEST_F(ApiServerTest, BatchWithOnlyInvalidEventsIs400AndQuarantined) {
   EXPECT_EQ(j["index"], 0);
   EXPECT_TRUE(j["error"].is_string());
   EXPECT_EQ(j["errors"].size(), 2u);
-  EXPECT_EQ(j["quarantined"], 2);
+  EXPECT_EQ(j["quarantined"], j["errors"]);
+  EXPECT_EQ(j["quarantined"].size(), 2u);
 
   r = c.Get("/v1/quarantine?limit=10");
   ASSERT_EQ(r.status, 200) << r.body;

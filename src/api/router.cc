@@ -152,8 +152,9 @@ Response IngestAckResponse(const ingest::IngestAck& ack, bool no_valid_event,
       json j = ErrorJson(rejections.front());
       json errors = json::array();
       for (const ingest::InputError& e : rejections) errors.push_back(ErrorJson(e));
+      // As in a 200 reply, `quarantined` lists the events kept in the quarantine.
+      j["quarantined"] = errors;
       j["errors"] = std::move(errors);
-      j["quarantined"] = rejections.size();
       r = JsonResponse(400, j);
     } else if (rejections.empty()) {
       // The common reply, written without a JSON document: it is built on
