@@ -77,7 +77,8 @@ Pipeline::~Pipeline() { Stop(); }
 
 absl::Status Pipeline::Recover() {
   RETURN_IF_ERROR(Annotate(graph_.Load(), "loading identity graph"));
-  RETURN_IF_ERROR(Annotate(profiles_.Load(), "loading profiles"));
+  const auto persons = static_cast<PersonId>(graph_.atom_count());
+  RETURN_IF_ERROR(Annotate(profiles_.Load(persons), "loading profiles"));
   ASSIGN_OR_RETURN(EventSeq last, profiles::LastSeq(kv_));
   next_seq_ = last + 1;
   // Events after the checkpoint are replayed onto their atoms' profiles.

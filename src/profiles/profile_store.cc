@@ -65,7 +65,7 @@ ProfileStore::ProfileStore(store::KvStore& kv) : state_(std::make_unique<State>(
 
 ProfileStore::~ProfileStore() = default;
 
-absl::Status ProfileStore::Load() {
+absl::Status ProfileStore::Load(PersonId person_limit) {
   std::vector<Profile> atoms;
   std::unique_ptr<store::Iterator> it = state_->kv.NewIterator(store::Column::kProfiles);
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
@@ -75,7 +75,10 @@ absl::Status ProfileStore::Load() {
                                  " bytes");
     }
     PersonId id = store::DecodeFixed32BE(key);
-    if (id == kNoPerson) return absl::DataLossError("corrupt profile checkpoint: key names no person");
+    if (id == kNoPerson || id >= person_limit) {
+      return absl::DataLossError("corrupt profile checkpoint: person " + std::to_string(id) +
+                                 " is not a known person");
+    }
     absl::StatusOr<Profile> profile = DecodeProfile(it->value());
     if (!profile.ok()) return Annotate(profile.status(), "profile of person " + std::to_string(id));
     if (id >= atoms.size()) atoms.resize(size_t{id} + 1);

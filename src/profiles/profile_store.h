@@ -30,7 +30,9 @@ class ProfileStore {
   ~ProfileStore();
 
   // Loads the last checkpoint: atom profiles and the watermark.
-  absl::Status Load();
+  // Person ids at or above `person_limit` (the number of persons the
+  // identity graph knows) are corrupt, and so is the checkpoint: DataLoss.
+  absl::Status Load(PersonId person_limit = kNoPerson);
 
   // Highest event seq included in the loaded/last written checkpoint (0: none).
   EventSeq watermark() const;

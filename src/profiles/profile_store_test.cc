@@ -260,6 +260,17 @@ TEST(ProfileStoreTest, LoadOfMalformedKeyOrWatermarkIsDataLoss) {
     ProfileStore profiles(kv);
     EXPECT_EQ(profiles.Load().code(), absl::StatusCode::kDataLoss);
   }
+  {
+    // A corrupt id far beyond the known persons is refused, not allocated.
+    store::MemKvStore kv;
+    store::WriteBatch batch;
+    batch.Put(store::Column::kProfiles, store::Fixed32Key(4000000000u), EncodeProfile(Profile{}));
+    ASSERT_TRUE(kv.Write(batch, true).ok());
+    ProfileStore profiles(kv);
+    absl::Status s = profiles.Load(/*person_limit=*/10);
+    EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
+    EXPECT_NE(s.message().find("4000000000"), std::string::npos) << s;
+  }
 }
 
 }  // namespace
