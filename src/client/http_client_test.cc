@@ -5,118 +5,46 @@
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "client/testing/loopback_http_server.h"
 #include "gtest/gtest.h"
 
 namespace facet::client {
 namespace {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
 namespace http = boost::beast::http;
 using tcp = asio::ip::tcp;
 
-// A blocking echo server on 127.0.0.1:<ephemeral>. The response body is the
-// request body; request details come back as X-Echo-* headers, and
-// X-Connection numbers the accepted connections from 1. Targets:
+// An echo server: the response body is the request body; request details
+// come back as X-Echo-* headers, and X-Connection numbers the accepted
+// connections from 1. Targets:
 //   /drop   answer, then close the connection without saying so
 //   /close  answer with Connection: close
 //   /hang   never answer (until the server stops)
-class EchoServer {
+class EchoServer : public testing::LoopbackHttpServer {
  public:
-  EchoServer() : acceptor_(ioc_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
-    port_ = acceptor_.local_endpoint().port();
-    accept_thread_ = std::thread([this] { AcceptLoop(); });
-  }
-
-  ~EchoServer() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stopping_ = true;
-      for (auto& s : sockets_) {
-        beast::error_code ec;
-        s->shutdown(tcp::socket::shutdown_both, ec);
-      }
-    }
-    cv_.notify_all();
-    {
-      // Wake the blocking accept().
-      asio::io_context ioc;
-      tcp::socket s(ioc);
-      beast::error_code ec;
-      s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_), ec);
-    }
-    accept_thread_.join();
-    for (auto& t : connection_threads_) t.join();
-  }
-
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  int connections() const { return accepted_.load(); }
+  EchoServer() : LoopbackHttpServer(&Echo) {}
 
  private:
-  void AcceptLoop() {
-    for (;;) {
-      auto socket = std::make_shared<tcp::socket>(ioc_);
-      beast::error_code ec;
-      acceptor_.accept(*socket, ec);
-      std::lock_guard<std::mutex> lock(mu_);
-      if (stopping_) return;
-      if (ec) continue;
-      sockets_.push_back(socket);
-      const int id = ++accepted_;
-      connection_threads_.emplace_back([this, socket, id] { Serve(*socket, id); });
-    }
+  static After Echo(const Request& req, int connection, Response& res) {
+    const std::string target(req.target());
+    if (target == "/hang") return After::kHang;
+    res.set("X-Connection", std::to_string(connection));
+    res.set("X-Echo-Method", std::string(req.method_string()));
+    res.set("X-Echo-Target", target);
+    res.set("X-Echo-Authorization", std::string(req[http::field::authorization]));
+    res.set("X-Echo-Content-Encoding", std::string(req[http::field::content_encoding]));
+    res.set("X-Echo-Content-Type", std::string(req[http::field::content_type]));
+    res.keep_alive(target != "/close" && req.keep_alive());
+    res.body() = req.body();
+    return target == "/drop" ? After::kDrop : After::kContinue;
   }
-
-  void Serve(tcp::socket& socket, int id) {
-    beast::flat_buffer buffer;
-    for (;;) {
-      http::request<http::string_body> req;
-      beast::error_code ec;
-      http::read(socket, buffer, req, ec);
-      if (ec) break;
-      const std::string target(req.target());
-      if (target == "/hang") {
-        std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [this] { return stopping_; });
-        break;
-      }
-      http::response<http::string_body> res{http::status::ok, req.version()};
-      res.set("X-Connection", std::to_string(id));
-      res.set("X-Echo-Method", std::string(req.method_string()));
-      res.set("X-Echo-Target", target);
-      res.set("X-Echo-Authorization", std::string(req[http::field::authorization]));
-      res.set("X-Echo-Content-Encoding", std::string(req[http::field::content_encoding]));
-      res.set("X-Echo-Content-Type", std::string(req[http::field::content_type]));
-      res.keep_alive(target != "/close" && req.keep_alive());
-      res.body() = req.body();
-      res.prepare_payload();
-      http::write(socket, res, ec);
-      if (ec || target == "/drop" || !res.keep_alive()) break;
-    }
-    beast::error_code ec;
-    socket.shutdown(tcp::socket::shutdown_both, ec);
-    socket.close(ec);
-  }
-
-  asio::io_context ioc_;
-  tcp::acceptor acceptor_;
-  uint16_t port_ = 0;
-  std::thread accept_thread_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
-  std::vector<std::shared_ptr<tcp::socket>> sockets_;
-  std::vector<std::thread> connection_threads_;
-  std::atomic<int> accepted_{0};
 };
 
 HttpRequest Get(std::string target) {

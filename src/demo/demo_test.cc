@@ -3,17 +3,16 @@
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "client/http_client.h"
+#include "client/testing/loopback_http_server.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 
@@ -21,7 +20,6 @@ namespace facet::demo {
 namespace {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
 namespace http = boost::beast::http;
 using tcp = asio::ip::tcp;
 
@@ -40,29 +38,14 @@ class FakeIngestServer {
   };
 
   explicit FakeIngestServer(Behaviour b)
-      : behaviour_(std::move(b)), acceptor_(ioc_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
-    port_ = acceptor_.local_endpoint().port();
-    accept_thread_ = std::thread([this] { AcceptLoop(); });
-  }
+      : behaviour_(std::move(b)),
+        server_([this](const Request& req, int, Response& res) {
+          res.result(Handle(req));
+          res.body() = "{}";
+          return client::testing::LoopbackHttpServer::After::kContinue;
+        }) {}
 
-  ~FakeIngestServer() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stopping_ = true;
-      for (auto& s : sockets_) {
-        beast::error_code ec;
-        s->shutdown(tcp::socket::shutdown_both, ec);
-      }
-    }
-    asio::io_context ioc;
-    tcp::socket wake(ioc);
-    beast::error_code ec;
-    wake.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_), ec);
-    accept_thread_.join();
-    for (auto& t : threads_) t.join();
-  }
-
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string url() const { return server_.url(); }
 
   std::multiset<std::string> message_ids() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -71,36 +54,10 @@ class FakeIngestServer {
   int requests() const { return requests_.load(); }
 
  private:
-  void AcceptLoop() {
-    for (;;) {
-      auto socket = std::make_shared<tcp::socket>(ioc_);
-      beast::error_code ec;
-      acceptor_.accept(*socket, ec);
-      std::lock_guard<std::mutex> lock(mu_);
-      if (stopping_) return;
-      if (ec) continue;
-      sockets_.push_back(socket);
-      threads_.emplace_back([this, socket] { Serve(*socket); });
-    }
-  }
+  using Request = client::testing::LoopbackHttpServer::Request;
+  using Response = client::testing::LoopbackHttpServer::Response;
 
-  void Serve(tcp::socket& socket) {
-    beast::flat_buffer buffer;
-    for (;;) {
-      http::request<http::string_body> req;
-      beast::error_code ec;
-      http::read(socket, buffer, req, ec);
-      if (ec) return;
-      http::response<http::string_body> res{Handle(req), req.version()};
-      res.keep_alive(req.keep_alive());
-      res.body() = "{}";
-      res.prepare_payload();
-      http::write(socket, res, ec);
-      if (ec) return;
-    }
-  }
-
-  http::status Handle(const http::request<http::string_body>& req) {
+  http::status Handle(const Request& req) {
     const int n = ++requests_;
     if (req.target() != "/v1/batch") return http::status::not_found;
     if (req[http::field::authorization] != client::BasicAuth(behaviour_.write_key, "")) {
@@ -116,16 +73,11 @@ class FakeIngestServer {
   }
 
   Behaviour behaviour_;
-  asio::io_context ioc_;
-  tcp::acceptor acceptor_;
-  uint16_t port_ = 0;
-  std::thread accept_thread_;
   std::mutex mu_;
-  bool stopping_ = false;
-  std::vector<std::shared_ptr<tcp::socket>> sockets_;
-  std::vector<std::thread> threads_;
   std::multiset<std::string> ids_;
   std::atomic<int> requests_{0};
+  // Last: its threads call Handle() until it is destroyed, first.
+  client::testing::LoopbackHttpServer server_;
 };
 
 DemoOptions Options(const std::string& url) {
