@@ -2,14 +2,10 @@
 
 #include <zlib.h>
 
-#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/http.hpp>
-#include <memory>
-#include <mutex>
 #include <string>
-#include <vector>
 
 #include "client/testing/loopback_http_server.h"
 #include "gtest/gtest.h"
