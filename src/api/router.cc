@@ -140,14 +140,12 @@ void SendGuarded(const Respond& respond, std::string_view route, Build&& build) 
   }
 }
 
-Response IngestAckResponse(const ingest::IngestAck& ack, bool no_valid_event,
-                           const std::vector<ingest::InputError>& submitted_rejections) {
+Response IngestAckResponse(const ingest::IngestAck& ack, bool no_valid_event) {
   Response r;
   if (!ack.status.ok()) {
     r = ErrorResponse(503, "events were not stored: " + std::string(Message(ack.status)));
   } else {
-    const std::vector<ingest::InputError>& rejections =
-        ack.quarantined.empty() ? submitted_rejections : ack.quarantined;
+    const std::vector<ingest::InputError>& rejections = ack.quarantined;
     if (no_valid_event && !rejections.empty()) {
       json j = ErrorJson(rejections.front());
       json errors = json::array();
@@ -315,17 +313,14 @@ void Router::HandleIngest(ingest::Endpoint endpoint, Request& request, const Res
     return;
   }
   if (parse.events.empty() && parse.rejected.empty()) {
-    reply(IngestAckResponse(ingest::IngestAck{}, false, {}));
+    reply(IngestAckResponse(ingest::IngestAck{}, false));
     return;
   }
   bool no_valid_event = parse.events.empty();
-  std::vector<ingest::InputError> rejections = parse.rejected;
   Responder done = respond;
   services_.pipeline.Submit(
-      std::move(parse), [done, no_valid_event, rejections = std::move(rejections)](
-                            ingest::IngestAck ack) {
-        SendGuarded(done, done.route(),
-                    [&] { return IngestAckResponse(ack, no_valid_event, rejections); });
+      std::move(parse), [done, no_valid_event](ingest::IngestAck ack) {
+        SendGuarded(done, done.route(), [&] { return IngestAckResponse(ack, no_valid_event); });
       });
 }
 

@@ -53,7 +53,9 @@ struct IngestAck {
   absl::Status status;           // OK once durable; Unavailable if the store failed
   size_t accepted = 0;           // new events stored
   size_t duplicates = 0;         // events already stored (same messageId)
-  std::vector<InputError> quarantined;  // invalid events kept in the quarantine
+  // Every rejection of the request (RequestParse::rejected, then events the
+  // identity graph refused), each kept in the quarantine.
+  std::vector<InputError> quarantined;
 };
 
 struct PipelineCounters {
