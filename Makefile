@@ -4,8 +4,10 @@ PORT ?= 8080
 DATA_DIR ?= ./facet-data
 DEMO_PERSONS ?= 100000
 JOBS ?= $(shell nproc)
+# e.g. make segment-bench SEGMENT_BENCH_ARGS="--persons=1000000 --json=segment.json"
+SEGMENT_BENCH_ARGS ?=
 
-.PHONY: all bootstrap build run test bench clean
+.PHONY: all bootstrap build run test bench segment-bench clean
 
 all: build
 
@@ -24,6 +26,9 @@ test: build
 
 bench: build
 	@$(BUILD_DIR)/bench/ingest_bench --spawn=$(BUILD_DIR)/src/app/facet
+
+segment-bench: build
+	@scripts/segment-bench.sh $(BUILD_DIR)/bench/segment_bench $(SEGMENT_BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -8,7 +8,8 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   libabsl-dev librocksdb-dev libboost-dev libboost-iostreams-dev libsimdjson-dev
   nlohmann-json3-dev libcli11-dev libyaml-cpp-dev libssl-dev zlib1g-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libgoogle-perftools-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libgoogle-perftools-dev libroaring-dev
+  libsqlite3-dev libpq-dev
 )
 # Tools are needed as commands; a machine may have them from elsewhere (a
 # newer Node.js, say), so only a missing command pulls in Debian's package.

@@ -113,12 +113,14 @@ absl::Status Pipeline::Recover() {
   counters_.identities = graph_.identity_count();
   counters_.merges = graph_.merge_count();
   counters_.merge_refusals = graph_.refusal_count();
-  if (replayed > 0) {
-    store::WriteBatch batch;
-    profiles_.Checkpoint(last, &batch);
-    RETURN_IF_ERROR(Annotate(kv_.Write(batch, options_.sync), "writing recovery checkpoint"));
+  store::WriteBatch batch;
+  if (replayed > 0) profiles_.Checkpoint(last, &batch);
+  if (audiences_) {
+    RETURN_IF_ERROR(audiences_->Recover(clock_.NowMs(), &batch));
+    audiences_->Snapshot(&batch);
   }
-  last_checkpoint_ms_ = clock_.NowMs();
+  if (!batch.empty()) RETURN_IF_ERROR(Annotate(kv_.Write(batch, options_.sync), "writing recovery checkpoint"));
+  last_checkpoint_ms_ = last_snapshot_ms_ = clock_.NowMs();
   return absl::OkStatus();
 }
 
@@ -143,6 +145,7 @@ void Pipeline::Stop() {
     std::unique_lock state(state_mu_);
     store::WriteBatch batch;
     profiles_.Checkpoint(next_seq_ - 1, &batch);
+    if (audiences_) audiences_->Snapshot(&batch);
     absl::Status s = kv_.Write(batch, true);
     s.IgnoreError();  // best effort: recovery replays events after the last checkpoint
   }
@@ -191,6 +194,7 @@ void Pipeline::UndoMerge(uint64_t merge_id,
           auto members = graph_.Members(root);
           profiles_.RebuildView(root, members);
         }
+        if (audiences_) audiences_->OnUndo(*result, clock_.NowMs(), batch);
         counters_.persons = graph_.person_count();
         counters_.merges = graph_.merge_count();
         return absl::OkStatus();
@@ -246,10 +250,14 @@ void Pipeline::ApplyWork(Work& w, Group& g, absl::flat_hash_set<std::string_view
       quarantine(err, e.message_id);
       continue;
     }
-    for (PersonId absorbed : resolved->absorbed) profiles_.OnMerge(resolved->person, absorbed);
+    for (PersonId absorbed : resolved->absorbed) {
+      profiles_.OnMerge(resolved->person, absorbed);
+      if (audiences_) audiences_->OnMerge(resolved->person, absorbed, now, &g.batch);
+    }
     e.seq = next_seq_++;
     e.person = resolved->person;
     profiles_.Apply(e, resolved->person);
+    if (audiences_) audiences_->OnEvent(e, resolved->person, now, &g.batch);
     profiles::AppendEvent(e, &g.batch);
     group_ids.insert(e.message_id);
     ++w.ack.accepted;
@@ -283,6 +291,13 @@ void Pipeline::CommitterLoop() {
       }
       events_since_checkpoint_ += accepted;
       const TimeMs now = clock_.NowMs();
+      if (audiences_) {
+        audiences_->Advance(now, &g->batch);
+        if (now - last_snapshot_ms_ >= options_.snapshot_interval_ms) {
+          audiences_->Snapshot(&g->batch);
+          last_snapshot_ms_ = now;
+        }
+      }
       if (!checkpoint_running_ &&
           (events_since_checkpoint_ >= options_.checkpoint_events ||
            (profiles_.dirty_count() > 0 && now - last_checkpoint_ms_ >= options_.checkpoint_interval_ms))) {

@@ -28,6 +28,7 @@
 #include "identity/identity_graph.h"
 #include "ingest/segment_parser.h"
 #include "profiles/profile_store.h"
+#include "segments/audience_engine.h"
 #include "store/kv_store.h"
 
 namespace facet::ingest {
@@ -37,6 +38,8 @@ struct PipelineOptions {
   TimeMs dedupe_window_ms = 7LL * 24 * 3600 * 1000;
   // Most requests folded into one group commit.
   size_t max_group_requests = 4096;
+  // Snapshot tag and segment memberships this often.
+  TimeMs snapshot_interval_ms = 10LL * 60 * 1000;
   // Checkpoint profiles after this many events or milliseconds.
   uint64_t checkpoint_events = 200000;
   TimeMs checkpoint_interval_ms = 5000;
@@ -84,8 +87,12 @@ class Pipeline {
            const Clock& clock, PipelineOptions options);
   ~Pipeline();  // Stop()s
 
+  // Tags and segments to keep in step with every commit (optional; set
+  // before Start(), which rebuilds it). Must outlive the pipeline.
+  void SetAudienceEngine(segments::AudienceEngine* engine) { audiences_ = engine; }
+
   // Loads the identity graph and profiles, replays events after the last
-  // profile checkpoint, and starts the committer.
+  // profile checkpoint, rebuilds the audience engine, and starts the committer.
   absl::Status Start();
   // Drains queued work, writes a final checkpoint and stops the committer.
   void Stop();
@@ -163,6 +170,8 @@ class Pipeline {
   uint64_t events_since_checkpoint_ = 0;
   bool checkpoint_running_ = false;
   TimeMs last_checkpoint_ms_ = 0;
+  segments::AudienceEngine* audiences_ = nullptr;
+  TimeMs last_snapshot_ms_ = 0;
 };
 
 }  // namespace facet::ingest

@@ -32,6 +32,8 @@ enum class Column : uint8_t {
   kMerges,          // merge id -> merge record
   kProfiles,        // person -> profile checkpoint
   kQuarantine,      // seq -> rejected input with reason
+  kCatalog,         // tag and segment definitions, manual members, membership snapshots
+  kChanges,         // definition + seq -> a person entering or leaving it
   kCount,
 };
 

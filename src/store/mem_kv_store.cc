@@ -15,6 +15,8 @@ const char* ColumnName(Column c) {
     case Column::kMerges: return "merges";
     case Column::kProfiles: return "profiles";
     case Column::kQuarantine: return "quarantine";
+    case Column::kCatalog: return "catalog";
+    case Column::kChanges: return "changes";
     case Column::kCount: break;
   }
   return "?";

@@ -1,0 +1,161 @@
+// The pipeline keeps tags and segments in step with what it commits:
+// events, merges, undos and restarts.
+#include <future>
+
+#include "base/status.h"
+#include "gtest/gtest.h"
+#include "ingest/pipeline.h"
+#include "segments/audience_engine.h"
+#include "store/mem_kv_store.h"
+
+namespace facet::ingest {
+namespace {
+
+constexpr TimeMs kNow = 1700000000000;
+constexpr TimeMs kDay = 86400000;
+
+ParsedEvent Event(std::string message_id, std::string user_id, std::string anonymous_id, std::string name,
+                  TimeMs at, std::string properties = "{}") {
+  ParsedEvent pe;
+  pe.event.type = profiles::EventType::kTrack;
+  pe.event.message_id = std::move(message_id);
+  pe.event.name = std::move(name);
+  pe.event.timestamp = at;
+  pe.event.received_at = kNow;
+  pe.event.properties = std::move(properties);
+  if (!user_id.empty()) {
+    pe.event.user_id = user_id;
+    pe.identifiers.push_back({"user_id", user_id});
+  }
+  if (!anonymous_id.empty()) {
+    pe.event.anonymous_id = anonymous_id;
+    pe.identifiers.push_back({"anonymous_id", anonymous_id});
+  }
+  return pe;
+}
+
+ParsedEvent Identify(std::string message_id, std::string user_id, std::string trait, std::string json) {
+  ParsedEvent pe = Event(std::move(message_id), std::move(user_id), "", "", kNow);
+  pe.event.type = profiles::EventType::kIdentify;
+  pe.event.traits.emplace_back(std::move(trait), std::move(json));
+  return pe;
+}
+
+struct World {
+  World(store::KvStore& kv, const Clock& clock)
+      : graph(kv, Identity()), profiles(kv), audiences(kv, graph, profiles), pipeline(kv, graph, profiles, clock, Options()) {
+    pipeline.SetAudienceEngine(&audiences);
+  }
+  static identity::IdentityOptions Identity() {
+    identity::IdentityOptions o;
+    o.hmac_key = "test-key";
+    return o;
+  }
+  static PipelineOptions Options() {
+    PipelineOptions o;
+    o.sync = false;
+    return o;
+  }
+  void Submit(std::vector<ParsedEvent> events) {
+    RequestParse p;
+    p.events = std::move(events);
+    std::promise<IngestAck> done;
+    pipeline.Submit(std::move(p), [&](IngestAck a) { done.set_value(std::move(a)); });
+    IngestAck ack = done.get_future().get();
+    ASSERT_TRUE(ack.status.ok()) << ack.status;
+  }
+  void Mutate(std::function<absl::Status(store::WriteBatch*)> m) {
+    std::promise<absl::Status> done;
+    pipeline.Execute(std::move(m), [&](absl::Status s) { done.set_value(s); });
+    absl::Status s = done.get_future().get();
+    ASSERT_TRUE(s.ok()) << s;
+  }
+  PersonId Find(std::string ns, std::string value) {
+    auto lock = pipeline.LockForRead();
+    auto p = graph.Find({ns, value});
+    return p.ok() ? *p : kNoPerson;
+  }
+  std::vector<PersonId> Members(std::string_view segment) {
+    auto lock = pipeline.LockForRead();
+    auto m = audiences.catalog().SegmentMembers(segment);
+    return m.ok() ? (*m)->ToVector() : std::vector<PersonId>{};
+  }
+  identity::IdentityGraph graph;
+  profiles::ProfileStore profiles;
+  segments::AudienceEngine audiences;
+  Pipeline pipeline;
+};
+
+TEST(PipelineAudienceTest, MembershipFollowsEventsMergesUndosTimeAndRestarts) {
+  store::MemKvStore kv;
+  FakeClock clock(kNow);
+  uint64_t merge_id = 0;
+  {
+    World w(kv, clock);
+    ASSERT_TRUE(w.pipeline.Start().ok());
+    w.Mutate([&](store::WriteBatch* b) {
+      segments::SegmentDef buyers;
+      buyers.name = "buyers";
+      buyers.expression = R"(count("Order Completed", 30d) >= 2)";
+      RETURN_IF_ERROR(w.audiences.catalog().PutSegment(buyers, clock.NowMs(), b));
+      segments::SegmentDef vip_buyers;
+      vip_buyers.name = "vip_buyers";
+      vip_buyers.expression = R"(segment("buyers") AND trait.level = "gold")";
+      return w.audiences.catalog().PutSegment(vip_buyers, clock.NowMs(), b);
+    });
+    w.Submit({Event("a1", "", "anon-1", "Order Completed", kNow - 10 * kDay),
+              Event("u1", "u-1", "", "Order Completed", kNow - 2 * kDay)});
+    PersonId anon = w.Find("anonymous_id", "anon-1");
+    PersonId user = w.Find("user_id", "u-1");
+    ASSERT_NE(anon, user);
+    EXPECT_TRUE(w.Members("buyers").empty());
+    // Linking the device to the user merges them: two orders in 30 days.
+    w.Submit({Event("link", "u-1", "anon-1", "Page Viewed", kNow)});
+    ASSERT_EQ(w.Find("anonymous_id", "anon-1"), user);
+    EXPECT_EQ(w.Members("buyers"), std::vector<PersonId>{user});
+    EXPECT_TRUE(w.Members("vip_buyers").empty());
+    w.Submit({Identify("id1", "u-1", "level", "\"gold\"")});
+    EXPECT_EQ(w.Members("vip_buyers"), std::vector<PersonId>{user});
+    {
+      auto lock = w.pipeline.LockForRead();
+      merge_id = w.graph.MergesOf(user).back().id;
+    }
+    // Undo splits them again: each has one order.
+    std::promise<absl::StatusOr<identity::UndoResult>> undone;
+    w.pipeline.UndoMerge(merge_id, [&](absl::StatusOr<identity::UndoResult> r) { undone.set_value(r); });
+    ASSERT_TRUE(undone.get_future().get().ok());
+    EXPECT_TRUE(w.Members("buyers").empty());
+    EXPECT_TRUE(w.Members("vip_buyers").empty());
+    w.Submit({Event("u2", "u-1", "", "Order Completed", kNow - 1 * kDay)});
+    EXPECT_EQ(w.Members("buyers"), std::vector<PersonId>{user});
+    EXPECT_EQ(w.Members("vip_buyers"), std::vector<PersonId>{user});
+    {
+      auto lock = w.pipeline.LockForRead();
+      auto changes = w.audiences.catalog().Changes(true, "buyers", 0, 0, 100);
+      ASSERT_TRUE(changes.ok());
+      ASSERT_EQ(changes->size(), 3u);  // entered (merge), left (undo), entered
+      EXPECT_TRUE((*changes)[0].entered);
+      EXPECT_FALSE((*changes)[1].entered);
+      EXPECT_TRUE((*changes)[2].entered);
+    }
+    w.pipeline.Stop();
+  }
+  {
+    // A restart rebuilds the same memberships from the event log.
+    World w(kv, clock);
+    ASSERT_TRUE(w.pipeline.Start().ok());
+    PersonId user = w.Find("user_id", "u-1");
+    EXPECT_EQ(w.Members("buyers"), std::vector<PersonId>{user});
+    EXPECT_EQ(w.Members("vip_buyers"), std::vector<PersonId>{user});
+    // 29 days later the older order leaves the 30-day window: the timer
+    // moves the person out without any new event.
+    clock.Advance(29 * kDay + 1);
+    w.Submit({Event("other", "u-2", "", "Page Viewed", clock.NowMs())});
+    EXPECT_TRUE(w.Members("buyers").empty());
+    EXPECT_TRUE(w.Members("vip_buyers").empty());
+    w.pipeline.Stop();
+  }
+}
+
+}  // namespace
+}  // namespace facet::ingest

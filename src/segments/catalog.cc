@@ -1,0 +1,913 @@
+#include "segments/catalog.h"
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <queue>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "base/status.h"
+#include "segments/parser.h"
+#include "segments/numeric_index.h"
+#include "store/key_codec.h"
+
+namespace facet::segments {
+namespace {
+
+using store::Column;
+
+// Concatenates text and integers into a message.
+void Append(std::string* out, std::string_view s) { out->append(s); }
+void Append(std::string* out, const char* s) { out->append(s); }
+void Append(std::string* out, const std::string& s) { out->append(s); }
+void Append(std::string* out, absl::string_view s) { out->append(s.data(), s.size()); }
+template <typename T>
+  requires std::is_integral_v<T>
+void Append(std::string* out, T v) {
+  out->append(std::to_string(v));
+}
+template <typename... Args>
+std::string StrCat(const Args&... args) {
+  std::string out;
+  (Append(&out, args), ...);
+  return out;
+}
+
+constexpr std::string_view kDefPrefix = "def/";
+constexpr std::string_view kManualPrefix = "man/";
+constexpr std::string_view kSnapshotPrefix = "snap/";
+constexpr std::string_view kNextIdKey = "meta/next_id";
+constexpr std::string_view kChangeSeqKey = "meta/change_seq";
+
+std::string IdKey(std::string_view prefix, uint32_t id) {
+  std::string k(prefix);
+  store::PutFixed32BE(&k, id);
+  return k;
+}
+
+void PutString(std::string* out, std::string_view s) {
+  store::PutFixed32BE(out, static_cast<uint32_t>(s.size()));
+  out->append(s);
+}
+
+bool GetString(std::string_view* in, std::string* s) {
+  if (in->size() < 4) return false;
+  uint32_t n = store::DecodeFixed32BE(*in);
+  if (in->size() - 4 < n) return false;
+  s->assign(in->substr(4, n));
+  in->remove_prefix(4 + n);
+  return true;
+}
+
+bool GetFixed64(std::string_view* in, uint64_t* v) {
+  if (in->size() < 8) return false;
+  *v = store::DecodeFixed64BE(*in);
+  in->remove_prefix(8);
+  return true;
+}
+
+absl::Status ValidateName(std::string_view what, std::string_view name) {
+  if (name.empty() || name.size() > 128) {
+    return absl::InvalidArgumentError(StrCat(what, " name must be 1 to 128 bytes long"));
+  }
+  for (unsigned char c : name) {
+    if (c < 0x20 || c == 0x7f || c == '/' || c == '"' || c == '\'' || c == '\\') {
+      return absl::InvalidArgumentError(
+          StrCat(what, " name '", name, "' may not contain '/', quotes, backslashes or control characters"));
+    }
+  }
+  if (name.front() == ' ' || name.back() == ' ') {
+    return absl::InvalidArgumentError(StrCat(what, " name '", name, "' may not start or end with a space"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string_view TagKindName(TagKind k) {
+  switch (k) {
+    case TagKind::kRule: return "rule";
+    case TagKind::kManual: return "manual";
+    case TagKind::kModel: return "model";
+  }
+  return "?";
+}
+
+struct Catalog::State {
+  struct Def {
+    uint32_t id = 0;
+    bool is_segment = false;
+    TagDef tag;
+    SegmentDef segment;
+    std::optional<CompiledExpr> expr;  // rule tags and segments
+    tags::Bitmap members;              // live persons (roots)
+    tags::Bitmap manual_atoms;         // manual/model tags: the persons labelled, as atoms
+    const std::string& name() const { return is_segment ? segment.name : tag.name; }
+  };
+
+  State(store::KvStore& kv, PersonTable& table, CatalogOptions options)
+      : kv(kv), table(table), options(options) {}
+
+  store::KvStore& kv;
+  PersonTable& table;
+  CatalogOptions options;
+
+  std::vector<std::unique_ptr<Def>> defs;  // by id; null when deleted
+  std::map<std::string, uint32_t, std::less<>> tags_by_name, segments_by_name;
+  uint32_t next_id = 0;
+  uint64_t change_seq = 0;
+  uint64_t changes_recorded = 0;
+
+  // Evaluation order: every definition after those it references.
+  std::vector<uint32_t> order;
+  absl::flat_hash_map<uint32_t, std::vector<uint32_t>> by_event, by_trait;
+  std::vector<uint32_t> any_event, time_dependent;
+  std::vector<std::vector<uint32_t>> dependents;  // by id
+
+  // Timers: per person the earliest instant a time-dependent answer may
+  // change; the heap may hold stale entries (checked against `wake`).
+  using Timer = std::pair<TimeMs, PersonId>;
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<>> heap;
+  absl::flat_hash_map<PersonId, TimeMs> wake;
+
+  // References evaluated at an as_of other than now: from their rules at
+  // that instant instead of from live members.
+  struct AsOfRefs : RefResolver {
+    explicit AsOfRefs(State& s) : s(s) {}
+    tags::Bitmap Members(uint32_t ref, TimeMs as_of, const tags::Bitmap& candidates) override {
+      Def& d = *s.defs[ref];
+      return d.expr ? d.expr->Select(candidates, as_of, this) : d.members & candidates;
+    }
+    bool Contains(uint32_t ref, PersonId person, TimeMs as_of, TimeMs* next_change) override {
+      Def& d = *s.defs[ref];
+      return d.expr ? d.expr->Matches(person, as_of, this, next_change) : d.members.Contains(person);
+    }
+    State& s;
+  };
+
+  // Scratch for Reevaluate.
+  std::vector<uint8_t> dirty;
+
+  // Aggregates that live definitions compare, kept per person at now so
+  // that previews answer them from a range index.
+  absl::flat_hash_map<std::string, std::unique_ptr<NumericIndex>> aggregates;
+
+  NumericIndex& AggregateColumn(const std::string& key) {
+    auto& c = aggregates[key];
+    if (!c) c = std::make_unique<NumericIndex>();
+    return *c;
+  }
+
+  // Updates the live aggregates of d for person p (a live person or not).
+  void UpdateAggregates(const Def& d, PersonId p, bool live, TimeMs now, TimeMs* next) {
+    for (size_t i = 0; i < d.expr->aggregate_count(); ++i) {
+      std::optional<double> v = live ? d.expr->AggregateValue(i, p, now, next) : std::nullopt;
+      AggregateColumn(d.expr->aggregate_key(i)).Set(p, v);
+    }
+  }
+
+  Def* Find(bool segment, std::string_view name) const {
+    const auto& m = segment ? segments_by_name : tags_by_name;
+    auto it = m.find(name);
+    return it == m.end() ? nullptr : defs[it->second].get();
+  }
+
+  RefLookup Lookup() const {
+    return [this](Expr::Kind kind, std::string_view name) -> absl::StatusOr<uint32_t> {
+      bool segment = kind == Expr::Kind::kSegmentRef;
+      Def* d = Find(segment, name);
+      if (!d) return absl::NotFoundError(StrCat("unknown ", segment ? "segment" : "tag", " '", name, "'"));
+      return d->id;
+    };
+  }
+
+  void RecordChange(Def& d, PersonId p, bool entered, TimeMs now, store::WriteBatch* batch) {
+    ++change_seq;
+    ++changes_recorded;
+    std::string key;
+    store::PutFixed32BE(&key, d.id);
+    store::PutFixed64BE(&key, change_seq);
+    std::string value;
+    store::PutFixed32BE(&value, p);
+    value.push_back(entered ? 1 : 0);
+    store::PutInt64Ordered(&value, now);
+    batch->Put(Column::kChanges, key, value);
+    batch->Put(Column::kCatalog, kChangeSeqKey, store::Fixed64Key(change_seq));
+  }
+
+  // Sets p's membership of d, recording a change. Returns whether it changed.
+  bool SetMember(Def& d, PersonId p, bool in, TimeMs now, store::WriteBatch* batch) {
+    bool changed = in ? d.members.AddChecked(p) : d.members.RemoveChecked(p);
+    if (changed && batch) RecordChange(d, p, in, now, batch);
+    return changed;
+  }
+
+  void Schedule(PersonId p, TimeMs at) {
+    if (at == CompiledExpr::kNever) return;
+    auto [it, inserted] = wake.try_emplace(p, at);
+    if (!inserted) {
+      if (it->second <= at) return;
+      it->second = at;
+    }
+    heap.emplace(at, p);
+  }
+
+  // Re-evaluates the definitions marked in `dirty` (and, when one changes,
+  // those referring to it) for person p, in dependency order.
+  void Reevaluate(PersonId p, TimeMs now, store::WriteBatch* batch, RefResolver* refs) {
+    TimeMs next = CompiledExpr::kNever;
+    bool live = table.live().Contains(p);
+    for (uint32_t id : order) {
+      if (!dirty[id]) continue;
+      dirty[id] = 0;
+      Def& d = *defs[id];
+      UpdateAggregates(d, p, live, now, &next);
+      bool in = live && d.expr->Matches(p, now, refs, &next);
+      if (SetMember(d, p, in, now, batch)) {
+        for (uint32_t dep : dependents[id]) dirty[dep] = 1;
+      }
+    }
+    Schedule(p, next);
+  }
+
+  void MarkAll(const std::vector<uint32_t>& ids) {
+    for (uint32_t id : ids) dirty[id] = 1;
+  }
+
+  // Recomputes indexes and the evaluation order after a definition change.
+  void Reindex() {
+    order.clear();
+    by_event.clear();
+    by_trait.clear();
+    any_event.clear();
+    time_dependent.clear();
+    dependents.assign(defs.size(), {});
+    dirty.assign(defs.size(), 0);
+    std::vector<uint8_t> state(defs.size(), 0);
+    std::function<void(uint32_t)> visit = [&](uint32_t id) {
+      if (state[id]) return;
+      state[id] = 1;
+      Def& d = *defs[id];
+      for (uint32_t r : d.expr->refs()) {
+        dependents[r].push_back(id);
+        if (defs[r]->expr) visit(r);
+      }
+      order.push_back(id);
+    };
+    for (const auto& d : defs) {
+      if (!d || !d->expr) continue;
+      visit(d->id);
+      for (uint32_t e : d->expr->event_names()) by_event[e].push_back(d->id);
+      for (uint32_t t : d->expr->trait_keys()) by_trait[t].push_back(d->id);
+      if (d->expr->any_event()) any_event.push_back(d->id);
+      if (d->expr->time_dependent()) time_dependent.push_back(d->id);
+    }
+    for (auto& v : dependents) {
+      std::sort(v.begin(), v.end());
+      v.erase(std::unique(v.begin(), v.end()), v.end());
+    }
+  }
+
+  // Drops live aggregates no definition compares any more.
+  void PruneAggregates() {
+    absl::flat_hash_map<std::string, bool> used;
+    for (const auto& d : defs) {
+      if (!d || !d->expr) continue;
+      for (size_t i = 0; i < d->expr->aggregate_count(); ++i) used[d->expr->aggregate_key(i)] = true;
+    }
+    for (auto it = aggregates.begin(); it != aggregates.end();) {
+      if (!used.contains(it->first)) {
+        aggregates.erase(it++);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  // Whether `target` is reachable from the references of `expr`.
+  bool Reaches(const std::vector<uint32_t>& refs, uint32_t target) const {
+    std::vector<uint32_t> stack(refs.begin(), refs.end());
+    std::vector<uint8_t> seen(defs.size(), 0);
+    while (!stack.empty()) {
+      uint32_t id = stack.back();
+      stack.pop_back();
+      if (id == target) return true;
+      if (seen[id]) continue;
+      seen[id] = 1;
+      if (defs[id] && defs[id]->expr) stack.insert(stack.end(), defs[id]->expr->refs().begin(), defs[id]->expr->refs().end());
+    }
+    return false;
+  }
+
+  // Members of manual/model tag d as roots: a root is in when any of its
+  // atoms was labelled. Roots are kept in `members`; see OnMerge/OnSplit.
+  std::string EncodeDef(const Def& d) const {
+    std::string out;
+    out.push_back(d.is_segment ? 'S' : 'T');
+    if (d.is_segment) {
+      for (const std::string* s : {&d.segment.name, &d.segment.description, &d.segment.expression, &d.segment.owner}) {
+        PutString(&out, *s);
+      }
+      store::PutInt64Ordered(&out, d.segment.created_at);
+      store::PutInt64Ordered(&out, d.segment.updated_at);
+    } else {
+      out.push_back(static_cast<char>(d.tag.kind));
+      for (const std::string* s : {&d.tag.name, &d.tag.display_name, &d.tag.parent, &d.tag.description, &d.tag.owner,
+                                   &d.tag.rule}) {
+        PutString(&out, *s);
+      }
+      store::PutInt64Ordered(&out, d.tag.created_at);
+      store::PutInt64Ordered(&out, d.tag.updated_at);
+    }
+    return out;
+  }
+
+  static absl::StatusOr<std::unique_ptr<Def>> DecodeDef(uint32_t id, std::string_view in) {
+    auto d = std::make_unique<Def>();
+    d->id = id;
+    auto corrupt = [&] { return absl::DataLossError(StrCat("catalog record ", id, " is corrupt")); };
+    if (in.empty()) return corrupt();
+    char type = in.front();
+    in.remove_prefix(1);
+    uint64_t created = 0, updated = 0;
+    if (type == 'S') {
+      d->is_segment = true;
+      for (std::string* s : {&d->segment.name, &d->segment.description, &d->segment.expression, &d->segment.owner}) {
+        if (!GetString(&in, s)) return corrupt();
+      }
+      if (!GetFixed64(&in, &created) || !GetFixed64(&in, &updated)) return corrupt();
+      d->segment.created_at = static_cast<TimeMs>(created ^ (uint64_t{1} << 63));
+      d->segment.updated_at = static_cast<TimeMs>(updated ^ (uint64_t{1} << 63));
+    } else if (type == 'T') {
+      if (in.empty() || static_cast<uint8_t>(in.front()) > 2) return corrupt();
+      d->tag.kind = static_cast<TagKind>(in.front());
+      in.remove_prefix(1);
+      for (std::string* s : {&d->tag.name, &d->tag.display_name, &d->tag.parent, &d->tag.description, &d->tag.owner,
+                             &d->tag.rule}) {
+        if (!GetString(&in, s)) return corrupt();
+      }
+      if (!GetFixed64(&in, &created) || !GetFixed64(&in, &updated)) return corrupt();
+      d->tag.created_at = static_cast<TimeMs>(created ^ (uint64_t{1} << 63));
+      d->tag.updated_at = static_cast<TimeMs>(updated ^ (uint64_t{1} << 63));
+    } else {
+      return corrupt();
+    }
+    if (!in.empty()) return corrupt();
+    return d;
+  }
+
+  absl::Status CompileDef(Def& d) {
+    const std::string& text = d.is_segment ? d.segment.expression : d.tag.rule;
+    ASSIGN_OR_RETURN(Expr e, Parse(text));
+    ASSIGN_OR_RETURN(CompiledExpr c, Compile(e, table, Lookup(), options.eval));
+    d.expr = std::move(c);
+    return absl::OkStatus();
+  }
+
+  int Depth(const std::string& parent) const {
+    int depth = 1;
+    std::string p = parent;
+    while (!p.empty() && depth <= 16) {
+      Def* d = Find(false, p);
+      if (!d) break;
+      p = d->tag.parent;
+      ++depth;
+    }
+    return depth;
+  }
+
+  // Evaluates a rule definition for every live person at `now`, recording
+  // changes against its current members when `batch` is given.
+  void Recompute(Def& d, TimeMs now, store::WriteBatch* batch, RefResolver* refs) {
+    std::vector<PersonId> in;
+    TimeMs dummy;
+    bool timed = d.expr->time_dependent();
+    table.live().ForEach([&](PersonId p) {
+      TimeMs next = CompiledExpr::kNever;
+      UpdateAggregates(d, p, true, now, timed ? &next : &dummy);
+      if (d.expr->Matches(p, now, refs, timed ? &next : &dummy)) in.push_back(p);
+      if (timed) Schedule(p, next);
+      return true;
+    });
+    tags::Bitmap fresh = tags::Bitmap::Of(in);
+    if (batch) {
+      (fresh - d.members).ForEach([&](PersonId p) { RecordChange(d, p, true, now, batch); return true; });
+      (d.members - fresh).ForEach([&](PersonId p) { RecordChange(d, p, false, now, batch); return true; });
+    }
+    fresh.Optimize();
+    d.members = std::move(fresh);
+  }
+
+  // Recomputes every definition that (transitively) refers to `id`.
+  void RecomputeDependents(uint32_t id, TimeMs now, store::WriteBatch* batch, RefResolver* refs) {
+    std::vector<uint8_t> affected(defs.size(), 0);
+    affected[id] = 1;
+    for (uint32_t o : order) {
+      if (o == id) continue;
+      for (uint32_t r : defs[o]->expr->refs()) {
+        if (affected[r]) affected[o] = 1;
+      }
+      if (affected[o]) Recompute(*defs[o], now, batch, refs);
+    }
+  }
+};
+
+Catalog::Catalog(store::KvStore& kv, PersonTable& table, CatalogOptions options)
+    : state_(std::make_unique<State>(kv, table, options)) {}
+
+Catalog::~Catalog() = default;
+
+absl::Status Catalog::Load(TimeMs now, const std::function<PersonId(PersonId)>& root_of, store::WriteBatch* batch) {
+  State& s = *state_;
+  auto get_counter = [&](std::string_view key, uint64_t* out) -> absl::Status {
+    absl::StatusOr<std::string> v = s.kv.Get(Column::kCatalog, key);
+    if (absl::IsNotFound(v.status())) return absl::OkStatus();
+    RETURN_IF_ERROR(v.status());
+    if (v->size() != 8) return absl::DataLossError(StrCat("catalog counter ", key, " is corrupt"));
+    *out = store::DecodeFixed64BE(*v);
+    return absl::OkStatus();
+  };
+  uint64_t next_id = 0;
+  RETURN_IF_ERROR(get_counter(kNextIdKey, &next_id));
+  RETURN_IF_ERROR(get_counter(kChangeSeqKey, &s.change_seq));
+  s.next_id = static_cast<uint32_t>(next_id);
+  s.defs.clear();
+  s.defs.resize(s.next_id);
+  std::map<uint32_t, tags::Bitmap> snapshots;
+  auto it = s.kv.NewIterator(Column::kCatalog);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    std::string_view key = it->key();
+    auto id_of = [&](std::string_view prefix) -> absl::StatusOr<uint32_t> {
+      if (key.size() != prefix.size() + 4) return absl::DataLossError("catalog key is corrupt");
+      uint32_t id = store::DecodeFixed32BE(key.substr(prefix.size()));
+      if (id >= s.next_id) return absl::DataLossError(StrCat("catalog id ", id, " beyond the counter"));
+      return id;
+    };
+    if (key.starts_with(kDefPrefix)) {
+      ASSIGN_OR_RETURN(uint32_t id, id_of(kDefPrefix));
+      ASSIGN_OR_RETURN(s.defs[id], State::DecodeDef(id, it->value()));
+    } else if (key.starts_with(kManualPrefix) || key.starts_with(kSnapshotPrefix)) {
+      bool manual = key.starts_with(kManualPrefix);
+      ASSIGN_OR_RETURN(uint32_t id, id_of(manual ? kManualPrefix : kSnapshotPrefix));
+      absl::StatusOr<tags::Bitmap> b = tags::Bitmap::Decode(it->value());
+      if (!b.ok()) {
+        return absl::DataLossError(
+            StrCat(manual ? "manual members" : "membership snapshot", " of catalog entry ", id, ": ",
+                         b.status().message()));
+      }
+      if (manual) {
+        if (!s.defs[id]) return absl::DataLossError(StrCat("manual members of unknown catalog entry ", id));
+        s.defs[id]->manual_atoms = std::move(*b);
+      } else {
+        snapshots[id] = std::move(*b);
+      }
+    }
+  }
+  RETURN_IF_ERROR(it->status());
+  for (auto& d : s.defs) {
+    if (!d) continue;
+    auto& m = d->is_segment ? s.segments_by_name : s.tags_by_name;
+    m[d->name()] = d->id;
+  }
+  // Compile after all names are known (references may point forward).
+  for (auto& d : s.defs) {
+    if (!d) continue;
+    if (d->is_segment || d->tag.kind == TagKind::kRule) {
+      absl::Status st = s.CompileDef(*d);
+      if (!st.ok()) return absl::DataLossError(StrCat("stored rule of '", d->name(), "': ", st.message()));
+    }
+  }
+  s.Reindex();
+  // Manual members: the roots of the atoms labelled.
+  for (auto& d : s.defs) {
+    if (!d || d->expr) continue;
+    std::vector<PersonId> roots;
+    d->manual_atoms.ForEach([&](PersonId a) {
+      PersonId r = root_of(a);
+      if (s.table.live().Contains(r)) roots.push_back(r);
+      return true;
+    });
+    std::sort(roots.begin(), roots.end());
+    d->members = tags::Bitmap::Of(roots);
+  }
+  for (uint32_t id : s.order) {
+    State::Def& d = *s.defs[id];
+    s.Recompute(d, now, nullptr, this);
+    auto snap = snapshots.find(id);
+    if (snap != snapshots.end() && batch) {
+      (d.members - snap->second).ForEach([&](PersonId p) { s.RecordChange(d, p, true, now, batch); return true; });
+      (snap->second - d.members).ForEach([&](PersonId p) { s.RecordChange(d, p, false, now, batch); return true; });
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Catalog::PutTag(TagDef def, TimeMs now, store::WriteBatch* batch) {
+  State& s = *state_;
+  RETURN_IF_ERROR(ValidateName("tag", def.name));
+  if (def.display_name.empty()) def.display_name = def.name;
+  if (!def.parent.empty()) {
+    State::Def* parent = s.Find(false, def.parent);
+    if (!parent) return absl::NotFoundError(StrCat("parent tag '", def.parent, "' does not exist"));
+    for (std::string p = def.parent; !p.empty();) {
+      if (p == def.name) return absl::InvalidArgumentError(StrCat("parent '", def.parent, "' would make a cycle"));
+      State::Def* pd = s.Find(false, p);
+      p = pd ? pd->tag.parent : "";
+    }
+    if (s.Depth(def.parent) + 1 > static_cast<int>(s.options.max_depth)) {
+      return absl::InvalidArgumentError(StrCat("tag '", def.name, "' under '", def.parent,
+                                                     "' would be deeper than ", s.options.max_depth, " levels"));
+    }
+  }
+  if (def.kind == TagKind::kRule && def.rule.empty()) {
+    return absl::InvalidArgumentError(StrCat("rule tag '", def.name, "' needs a rule"));
+  }
+  if (def.kind != TagKind::kRule && !def.rule.empty()) {
+    return absl::InvalidArgumentError(StrCat(TagKindName(def.kind), " tag '", def.name, "' cannot have a rule"));
+  }
+  State::Def* old = s.Find(false, def.name);
+  if (old && old->tag.kind != def.kind && !old->manual_atoms.Empty()) {
+    return absl::FailedPreconditionError(
+        StrCat("tag '", def.name, "' has ", TagKindName(old->tag.kind), " members; remove them to change its kind"));
+  }
+  auto d = std::make_unique<State::Def>();
+  d->id = old ? old->id : s.next_id;
+  def.created_at = old ? old->tag.created_at : now;
+  def.updated_at = now;
+  d->tag = std::move(def);
+  if (d->tag.kind == TagKind::kRule) {
+    absl::Status st = s.CompileDef(*d);
+    if (!st.ok()) return Annotate(st, StrCat("rule of tag '", d->tag.name, "'"));
+    if (s.Reaches(d->expr->refs(), d->id)) {
+      return absl::FailedPreconditionError(StrCat("rule of tag '", d->tag.name, "' refers back to itself"));
+    }
+  }
+  if (old) {
+    d->members = std::move(old->members);
+    d->manual_atoms = std::move(old->manual_atoms);
+  } else {
+    ++s.next_id;
+    s.defs.resize(s.next_id);
+    batch->Put(Column::kCatalog, kNextIdKey, store::Fixed64Key(s.next_id));
+  }
+  batch->Put(Column::kCatalog, IdKey(kDefPrefix, d->id), s.EncodeDef(*d));
+  uint32_t id = d->id;
+  s.tags_by_name[d->tag.name] = id;
+  s.defs[id] = std::move(d);
+  s.Reindex();
+  State::Def& nd = *s.defs[id];
+  if (nd.expr) {
+    s.Recompute(nd, now, old ? batch : nullptr, this);
+  } else {
+    tags::Bitmap fresh = nd.manual_atoms & s.table.live();
+    nd.members = std::move(fresh);
+  }
+  if (old) s.RecomputeDependents(id, now, batch, this);
+  return absl::OkStatus();
+}
+
+absl::Status Catalog::DeleteTag(std::string_view name, store::WriteBatch* batch) {
+  State& s = *state_;
+  State::Def* d = s.Find(false, name);
+  if (!d) return absl::NotFoundError(StrCat("tag '", name, "' does not exist"));
+  for (const auto& o : s.defs) {
+    if (o && !o->is_segment && o->tag.parent == name) {
+      return absl::FailedPreconditionError(StrCat("tag '", name, "' has child tag '", o->tag.name, "'"));
+    }
+  }
+  if (!s.dependents[d->id].empty()) {
+    const State::Def& o = *s.defs[s.dependents[d->id].front()];
+    return absl::FailedPreconditionError(StrCat("tag '", name, "' is referenced by ",
+                                                      o.is_segment ? "segment '" : "tag '", o.name(), "'"));
+  }
+  uint32_t id = d->id;
+  batch->Delete(Column::kCatalog, IdKey(kDefPrefix, id));
+  batch->Delete(Column::kCatalog, IdKey(kManualPrefix, id));
+  batch->Delete(Column::kCatalog, IdKey(kSnapshotPrefix, id));
+  s.tags_by_name.erase(s.tags_by_name.find(name));
+  s.defs[id].reset();
+  s.Reindex();
+  s.PruneAggregates();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<TagDef> Catalog::GetTag(std::string_view name) const {
+  State::Def* d = state_->Find(false, name);
+  if (!d) return absl::NotFoundError(StrCat("tag '", name, "' does not exist"));
+  return d->tag;
+}
+
+std::vector<TagDef> Catalog::ListTags() const {
+  const State& s = *state_;
+  std::vector<TagDef> out;
+  std::function<void(const std::string&)> add = [&](const std::string& parent) {
+    for (const auto& [name, id] : s.tags_by_name) {
+      if (s.defs[id]->tag.parent == parent) {
+        out.push_back(s.defs[id]->tag);
+        add(name);
+      }
+    }
+  };
+  add("");
+  return out;
+}
+
+absl::StatusOr<size_t> Catalog::AddMembers(std::string_view tag, std::span<const PersonId> persons, TimeMs now,
+                                           store::WriteBatch* batch) {
+  State& s = *state_;
+  State::Def* d = s.Find(false, tag);
+  if (!d) return absl::NotFoundError(StrCat("tag '", tag, "' does not exist"));
+  if (d->expr) return absl::InvalidArgumentError(StrCat("tag '", tag, "' is a rule tag; its members follow its rule"));
+  size_t added = 0;
+  for (PersonId p : persons) {
+    d->manual_atoms.Add(p);
+    if (s.table.live().Contains(p) && s.SetMember(*d, p, true, now, batch)) {
+      ++added;
+      for (uint32_t dep : s.dependents[d->id]) s.dirty[dep] = 1;
+      s.Reevaluate(p, now, batch, this);
+    }
+  }
+  d->manual_atoms.Optimize();
+  batch->Put(Column::kCatalog, IdKey(kManualPrefix, d->id), d->manual_atoms.Encode());
+  return added;
+}
+
+absl::StatusOr<size_t> Catalog::RemoveMembers(std::string_view tag, std::span<const PersonId> persons, TimeMs now,
+                                              store::WriteBatch* batch) {
+  State& s = *state_;
+  State::Def* d = s.Find(false, tag);
+  if (!d) return absl::NotFoundError(StrCat("tag '", tag, "' does not exist"));
+  if (d->expr) return absl::InvalidArgumentError(StrCat("tag '", tag, "' is a rule tag; its members follow its rule"));
+  size_t removed = 0;
+  for (PersonId p : persons) {
+    d->manual_atoms.Remove(p);
+    if (s.SetMember(*d, p, false, now, batch)) {
+      ++removed;
+      for (uint32_t dep : s.dependents[d->id]) s.dirty[dep] = 1;
+      s.Reevaluate(p, now, batch, this);
+    }
+  }
+  batch->Put(Column::kCatalog, IdKey(kManualPrefix, d->id), d->manual_atoms.Encode());
+  return removed;
+}
+
+absl::Status Catalog::SetMembers(std::string_view tag, const tags::Bitmap& persons, TimeMs now,
+                                 store::WriteBatch* batch) {
+  State& s = *state_;
+  State::Def* d = s.Find(false, tag);
+  if (!d) return absl::NotFoundError(StrCat("tag '", tag, "' does not exist"));
+  if (d->expr) return absl::InvalidArgumentError(StrCat("tag '", tag, "' is a rule tag; its members follow its rule"));
+  tags::Bitmap fresh = persons & s.table.live();
+  fresh.Optimize();
+  tags::Bitmap changed = fresh ^ d->members;
+  bool record = !d->members.Empty();
+  if (record) {
+    (fresh - d->members).ForEach([&](PersonId p) { s.RecordChange(*d, p, true, now, batch); return true; });
+    (d->members - fresh).ForEach([&](PersonId p) { s.RecordChange(*d, p, false, now, batch); return true; });
+  }
+  d->manual_atoms = persons;
+  d->manual_atoms.Optimize();
+  d->members = std::move(fresh);
+  batch->Put(Column::kCatalog, IdKey(kManualPrefix, d->id), d->manual_atoms.Encode());
+  if (!s.dependents[d->id].empty()) {
+    changed.ForEach([&](PersonId p) {
+      for (uint32_t dep : s.dependents[d->id]) s.dirty[dep] = 1;
+      s.Reevaluate(p, now, batch, this);
+      return true;
+    });
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Catalog::PutSegment(SegmentDef def, TimeMs now, store::WriteBatch* batch) {
+  State& s = *state_;
+  RETURN_IF_ERROR(ValidateName("segment", def.name));
+  if (def.expression.empty()) return absl::InvalidArgumentError("segment needs an expression");
+  State::Def* old = s.Find(true, def.name);
+  auto d = std::make_unique<State::Def>();
+  d->is_segment = true;
+  d->id = old ? old->id : s.next_id;
+  def.created_at = old ? old->segment.created_at : now;
+  def.updated_at = now;
+  d->segment = std::move(def);
+  absl::Status st = s.CompileDef(*d);
+  if (!st.ok()) return Annotate(st, StrCat("expression of segment '", d->segment.name, "'"));
+  if (s.Reaches(d->expr->refs(), d->id)) {
+    return absl::FailedPreconditionError(StrCat("segment '", d->segment.name, "' refers back to itself"));
+  }
+  if (old) {
+    d->members = std::move(old->members);
+  } else {
+    ++s.next_id;
+    s.defs.resize(s.next_id);
+    batch->Put(Column::kCatalog, kNextIdKey, store::Fixed64Key(s.next_id));
+  }
+  batch->Put(Column::kCatalog, IdKey(kDefPrefix, d->id), s.EncodeDef(*d));
+  uint32_t id = d->id;
+  s.segments_by_name[d->segment.name] = id;
+  s.defs[id] = std::move(d);
+  s.Reindex();
+  s.Recompute(*s.defs[id], now, old ? batch : nullptr, this);
+  if (old) s.RecomputeDependents(id, now, batch, this);
+  return absl::OkStatus();
+}
+
+absl::Status Catalog::DeleteSegment(std::string_view name, store::WriteBatch* batch) {
+  State& s = *state_;
+  State::Def* d = s.Find(true, name);
+  if (!d) return absl::NotFoundError(StrCat("segment '", name, "' does not exist"));
+  if (!s.dependents[d->id].empty()) {
+    const State::Def& o = *s.defs[s.dependents[d->id].front()];
+    return absl::FailedPreconditionError(StrCat("segment '", name, "' is referenced by ",
+                                                      o.is_segment ? "segment '" : "tag '", o.name(), "'"));
+  }
+  uint32_t id = d->id;
+  batch->Delete(Column::kCatalog, IdKey(kDefPrefix, id));
+  batch->Delete(Column::kCatalog, IdKey(kSnapshotPrefix, id));
+  s.segments_by_name.erase(s.segments_by_name.find(name));
+  s.defs[id].reset();
+  s.Reindex();
+  s.PruneAggregates();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SegmentDef> Catalog::GetSegment(std::string_view name) const {
+  State::Def* d = state_->Find(true, name);
+  if (!d) return absl::NotFoundError(StrCat("segment '", name, "' does not exist"));
+  return d->segment;
+}
+
+std::vector<SegmentDef> Catalog::ListSegments() const {
+  std::vector<SegmentDef> out;
+  for (const auto& [name, id] : state_->segments_by_name) out.push_back(state_->defs[id]->segment);
+  return out;
+}
+
+absl::StatusOr<const tags::Bitmap*> Catalog::TagMembers(std::string_view name) const {
+  State::Def* d = state_->Find(false, name);
+  if (!d) return absl::NotFoundError(StrCat("tag '", name, "' does not exist"));
+  return &d->members;
+}
+
+absl::StatusOr<const tags::Bitmap*> Catalog::SegmentMembers(std::string_view name) const {
+  State::Def* d = state_->Find(true, name);
+  if (!d) return absl::NotFoundError(StrCat("segment '", name, "' does not exist"));
+  return &d->members;
+}
+
+absl::StatusOr<tags::Bitmap> Catalog::Evaluate(std::string_view expression, std::optional<TimeMs> as_of,
+                                               TimeMs now) const {
+  State& s = *state_;
+  ASSIGN_OR_RETURN(Expr e, Parse(expression));
+  EvalOptions options = s.options.eval;
+  options.intern = false;
+  ASSIGN_OR_RETURN(CompiledExpr c, Compile(e, s.table, s.Lookup(), options));
+  if (as_of) {
+    State::AsOfRefs refs(s);
+    return c.Select(s.table.live(), *as_of, &refs);
+  }
+  return c.Select(s.table.live(), now, const_cast<Catalog*>(this));
+}
+
+void Catalog::MembershipOf(PersonId person, std::vector<std::string>* tags, std::vector<std::string>* segments) const {
+  for (const auto& d : state_->defs) {
+    if (d && d->members.Contains(person)) (d->is_segment ? segments : tags)->push_back(d->name());
+  }
+  std::sort(tags->begin(), tags->end());
+  std::sort(segments->begin(), segments->end());
+}
+
+absl::StatusOr<std::vector<MembershipChange>> Catalog::Changes(bool segment, std::string_view name, TimeMs since,
+                                                               uint64_t after_seq, size_t limit) const {
+  State::Def* d = state_->Find(segment, name);
+  if (!d) return absl::NotFoundError(StrCat(segment ? "segment '" : "tag '", name, "' does not exist"));
+  std::string prefix;
+  store::PutFixed32BE(&prefix, d->id);
+  std::string start = prefix;
+  store::PutFixed64BE(&start, after_seq + 1);
+  std::vector<MembershipChange> out;
+  auto it = state_->kv.NewIterator(Column::kChanges);
+  for (it->Seek(start); it->Valid() && out.size() < limit; it->Next()) {
+    std::string_view key = it->key(), value = it->value();
+    if (!key.starts_with(prefix)) break;
+    if (key.size() != 12 || value.size() != 13) return absl::DataLossError("membership change record is corrupt");
+    MembershipChange c;
+    c.seq = store::DecodeFixed64BE(key.substr(4));
+    c.person = store::DecodeFixed32BE(value);
+    c.entered = value[4] != 0;
+    c.at = store::DecodeInt64Ordered(value.substr(5));
+    if (c.at >= since) out.push_back(c);
+  }
+  RETURN_IF_ERROR(it->status());
+  return out;
+}
+
+void Catalog::OnEvent(PersonId person, uint32_t event_name, std::span<const uint32_t> trait_keys,
+                      bool location_changed, TimeMs now, store::WriteBatch* batch) {
+  State& s = *state_;
+  if (s.order.empty()) return;
+  if (event_name != StringPool::kNone) {
+    auto it = s.by_event.find(event_name);
+    if (it != s.by_event.end()) s.MarkAll(it->second);
+  }
+  s.MarkAll(s.any_event);
+  for (uint32_t k : trait_keys) {
+    auto it = s.by_trait.find(k);
+    if (it != s.by_trait.end()) s.MarkAll(it->second);
+  }
+  (void)location_changed;  // within() is in any_event
+  s.Reevaluate(person, now, batch, this);
+}
+
+void Catalog::OnMerge(PersonId survivor, PersonId absorbed, TimeMs now, store::WriteBatch* batch) {
+  State& s = *state_;
+  for (auto& d : s.defs) {
+    if (!d) continue;
+    if (!d->expr && d->members.Contains(absorbed)) s.SetMember(*d, survivor, true, now, batch);
+    s.SetMember(*d, absorbed, false, now, batch);
+  }
+  s.wake.erase(absorbed);
+  for (auto& [key, column] : s.aggregates) column->Set(absorbed, std::nullopt);
+  s.MarkAll(s.order);
+  s.Reevaluate(survivor, now, batch, this);
+}
+
+void Catalog::OnSplit(PersonId survivor, std::span<const PersonId> survivor_atoms, PersonId restored,
+                      std::span<const PersonId> restored_atoms, TimeMs now, store::WriteBatch* batch) {
+  State& s = *state_;
+  for (auto& d : s.defs) {
+    if (!d || d->expr) continue;
+    auto labelled = [&](std::span<const PersonId> atoms) {
+      for (PersonId a : atoms) {
+        if (d->manual_atoms.Contains(a)) return true;
+      }
+      return false;
+    };
+    s.SetMember(*d, survivor, labelled(survivor_atoms), now, batch);
+    s.SetMember(*d, restored, labelled(restored_atoms), now, batch);
+  }
+  for (PersonId p : {survivor, restored}) {
+    s.MarkAll(s.order);
+    s.Reevaluate(p, now, batch, this);
+  }
+}
+
+size_t Catalog::Advance(TimeMs now, store::WriteBatch* batch) {
+  State& s = *state_;
+  size_t n = 0;
+  while (!s.heap.empty() && s.heap.top().first <= now) {
+    auto [at, p] = s.heap.top();
+    s.heap.pop();
+    auto it = s.wake.find(p);
+    if (it == s.wake.end() || it->second != at) continue;  // superseded
+    s.wake.erase(it);
+    s.MarkAll(s.time_dependent);
+    s.Reevaluate(p, now, batch, this);
+    ++n;
+  }
+  return n;
+}
+
+TimeMs Catalog::next_timer() const {
+  const State& s = *state_;
+  return s.heap.empty() ? CompiledExpr::kNever : s.heap.top().first;
+}
+
+void Catalog::Snapshot(store::WriteBatch* batch) const {
+  for (const auto& d : state_->defs) {
+    if (d && d->expr) batch->Put(Column::kCatalog, IdKey(kSnapshotPrefix, d->id), d->members.Encode());
+  }
+}
+
+size_t Catalog::tag_count() const { return state_->tags_by_name.size(); }
+size_t Catalog::segment_count() const { return state_->segments_by_name.size(); }
+uint64_t Catalog::change_count() const { return state_->changes_recorded; }
+
+size_t Catalog::MemoryBytes() const {
+  size_t bytes = 0;
+  for (const auto& [key, column] : state_->aggregates) bytes += column->MemoryBytes();
+  for (const auto& d : state_->defs) {
+    if (d) bytes += d->members.MemoryBytes() + d->manual_atoms.MemoryBytes();
+  }
+  return bytes;
+}
+
+const tags::Bitmap* Catalog::LiveMembers(uint32_t ref) { return &state_->defs[ref]->members; }
+
+const NumericIndex* Catalog::LiveAggregate(std::string_view key) {
+  auto it = state_->aggregates.find(std::string(key));
+  return it == state_->aggregates.end() ? nullptr : it->second.get();
+}
+
+tags::Bitmap Catalog::Members(uint32_t ref, TimeMs, const tags::Bitmap& candidates) {
+  return state_->defs[ref]->members & candidates;
+}
+
+bool Catalog::Contains(uint32_t ref, PersonId person, TimeMs, TimeMs*) {
+  return state_->defs[ref]->members.Contains(person);
+}
+
+}  // namespace facet::segments

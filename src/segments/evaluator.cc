@@ -1,0 +1,684 @@
+#include "segments/evaluator.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numbers>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/status.h"
+#include "tags/bitmap_formula.h"
+
+namespace facet::segments {
+namespace {
+
+constexpr TimeMs kDayMs = 86400000;
+constexpr TimeMs kHourMs = 3600000;
+constexpr uint32_t kAnyEvent = StringPool::kNone - 1;
+constexpr double kEarthRadiusM = 6371008.8;
+
+using EventRow = PersonTable::EventRow;
+using Person = PersonTable::Person;
+
+// Rank of a node's cost in a conjunction: cheapest first.
+enum Cost : int { kRefCost = 0, kTraitCost = 1, kEventCost = 2 };
+
+struct Node;
+
+// An event filter: name (or any track event) and an optional WHERE.
+struct EventFilter {
+  uint32_t name = kAnyEvent;
+  std::unique_ptr<Node> where;
+};
+
+struct Node {
+  Expr::Kind kind = Expr::Kind::kAnd;
+  std::vector<Node> children;
+  bool negated = false;
+  CompareOp op = CompareOp::kEq;
+  std::vector<Literal> values;
+
+  // Operand.
+  Operand::Kind operand = Operand::Kind::kTrait;
+  uint32_t key = 0;  // trait path, "properties.<path>" or "context.<path>"
+  AggregateFn fn = AggregateFn::kCount;
+  EventFilter filter;
+  uint32_t value_key = 0;  // sum/avg/min/max: "properties.<path>"
+  int aggregate = -1;      // index into Flags::aggregates (aggregate operands)
+  TimeMs window_ms = 0;
+  int from_hour = 0, to_hour = 0;
+
+  uint32_t ref = 0;
+  double latitude = 0, longitude = 0, radius_m = 0;
+  EventFilter steps[2];
+  TimeMs gap_ms = 0;
+
+  int cost = kTraitCost;
+};
+
+std::string JoinPath(std::string_view prefix, const std::vector<std::string>& path) {
+  std::string s(prefix);
+  for (size_t i = 0; i < path.size(); ++i) {
+    if (i > 0 || !s.empty()) s += '.';
+    s += path[i];
+  }
+  return s;
+}
+
+bool IsPredicate(Expr::Kind k) {
+  return k == Expr::Kind::kCompare || k == Expr::Kind::kBetween || k == Expr::Kind::kIn ||
+         k == Expr::Kind::kIsNull || k == Expr::Kind::kContains;
+}
+
+// Interns names (definitions that live on) or only looks them up (one-off
+// evaluations, which must not change the table): a name never seen gets
+// StringPool::kNone, which no event or trait has.
+struct Names {
+  PersonTable& table;
+  bool intern;
+  uint32_t operator()(std::string_view s) const {
+    return intern ? table.strings().Intern(s) : table.strings().Find(s);
+  }
+};
+
+struct Flags {
+  bool time = false, events = false, traits = false, any_event = false;
+  std::vector<uint32_t> event_names, trait_keys, refs;
+  std::vector<std::string> aggregates;        // canonical keys
+  std::vector<const Node*> aggregate_nodes;   // a node reading each (set after compiling)
+};
+
+// `count("E", 90d)`: the canonical text of an aggregate operand.
+std::string AggregateKey(const Operand& o) {
+  Expr e;
+  e.kind = Expr::Kind::kIsNull;
+  e.operand = o;
+  std::string text = ToString(e);
+  constexpr std::string_view kSuffix = " IS NULL";
+  if (text.ends_with(kSuffix)) text.resize(text.size() - kSuffix.size());
+  return text;
+}
+
+absl::StatusOr<Node> CompileNode(const Expr& e, const Names& names, const RefLookup& refs, Flags* flags);
+
+absl::Status CompileFilter(const std::string& event, const std::shared_ptr<const Expr>& where,
+                           const Names& names, const RefLookup& refs, Flags* flags, EventFilter* out) {
+  out->name = event == "*" ? kAnyEvent : names(event);
+  if (out->name == kAnyEvent) {
+    flags->any_event = true;
+  } else {
+    flags->event_names.push_back(out->name);
+  }
+  if (where) {
+    ASSIGN_OR_RETURN(Node w, CompileNode(*where, names, refs, flags));
+    out->where = std::make_unique<Node>(std::move(w));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CompileOperand(const Operand& o, const Names& names, const RefLookup& refs, Flags* flags,
+                            Node* n) {
+  n->operand = o.kind;
+  switch (o.kind) {
+    case Operand::Kind::kTrait:
+      flags->traits = true;
+      n->key = names(JoinPath("", o.path));
+      n->cost = kTraitCost;
+      flags->trait_keys.push_back(n->key);
+      break;
+    case Operand::Kind::kProperty:
+      n->key = names(JoinPath("properties", o.path));
+      break;
+    case Operand::Kind::kFirstTouch:
+    case Operand::Kind::kLastTouch:
+      flags->events = flags->time = flags->any_event = true;
+      n->key = names(JoinPath("context", o.path));
+      n->cost = kEventCost;
+      break;
+    case Operand::Kind::kAggregate:
+      flags->events = flags->time = true;
+      n->fn = o.fn;
+      n->window_ms = o.window_ms;
+      n->from_hour = o.from_hour;
+      n->to_hour = o.to_hour;
+      n->cost = kEventCost;
+      if (!o.value_path.empty()) n->value_key = names(JoinPath("properties", o.value_path));
+      RETURN_IF_ERROR(CompileFilter(o.event, o.where, names, refs, flags, &n->filter));
+      {
+        std::string key = AggregateKey(o);
+        auto it = std::find(flags->aggregates.begin(), flags->aggregates.end(), key);
+        n->aggregate = static_cast<int>(it - flags->aggregates.begin());
+        if (it == flags->aggregates.end()) flags->aggregates.push_back(std::move(key));
+      }
+      break;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Node> CompileNode(const Expr& e, const Names& names, const RefLookup& refs, Flags* flags) {
+  Node n;
+  n.kind = e.kind;
+  n.negated = e.negated;
+  n.op = e.op;
+  n.values = e.values;
+  switch (e.kind) {
+    case Expr::Kind::kAnd:
+    case Expr::Kind::kOr:
+    case Expr::Kind::kNot: {
+      n.cost = kRefCost;
+      for (const Expr& c : e.children) {
+        ASSIGN_OR_RETURN(Node child, CompileNode(c, names, refs, flags));
+        n.cost = std::max(n.cost, child.cost);
+        n.children.push_back(std::move(child));
+      }
+      if (e.kind == Expr::Kind::kAnd) {
+        std::stable_sort(n.children.begin(), n.children.end(),
+                         [](const Node& a, const Node& b) { return a.cost < b.cost; });
+      }
+      break;
+    }
+    case Expr::Kind::kTagRef:
+    case Expr::Kind::kSegmentRef: {
+      ASSIGN_OR_RETURN(n.ref, refs(e.kind, e.name));
+      n.cost = kRefCost;
+      flags->refs.push_back(n.ref);
+      break;
+    }
+    case Expr::Kind::kWithin:
+      flags->events = flags->any_event = true;  // location comes with events
+      n.latitude = e.latitude;
+      n.longitude = e.longitude;
+      n.radius_m = e.radius_m;
+      n.cost = kTraitCost;
+      break;
+    case Expr::Kind::kSequence:
+      flags->events = flags->time = true;
+      n.gap_ms = e.gap_ms;
+      n.window_ms = e.window_ms;
+      n.cost = kEventCost;
+      for (int i = 0; i < 2 && i < static_cast<int>(e.steps.size()); ++i) {
+        RETURN_IF_ERROR(CompileFilter(e.steps[i].event, e.steps[i].where, names, refs, flags, &n.steps[i]));
+      }
+      break;
+    default:
+      if (!IsPredicate(e.kind)) return absl::InvalidArgumentError("unknown expression node");
+      RETURN_IF_ERROR(CompileOperand(e.operand, names, refs, flags, &n));
+  }
+  return n;
+}
+
+// Evaluation for one person.
+class PersonEval {
+ public:
+  PersonEval(const PersonTable& table, const Person& p, PersonId id, TimeMs as_of, RefResolver* refs,
+             TimeMs utc_offset, TimeMs* next)
+      : table_(table), p_(p), id_(id), as_of_(as_of), refs_(refs), utc_offset_(utc_offset), next_(next) {}
+
+  bool Eval(const Node& n) {
+    switch (n.kind) {
+      case Expr::Kind::kAnd:
+        for (const Node& c : n.children) {
+          if (!Eval(c)) return false;
+        }
+        return true;
+      case Expr::Kind::kOr:
+        for (const Node& c : n.children) {
+          if (Eval(c)) return true;
+        }
+        return false;
+      case Expr::Kind::kNot: return !Eval(n.children[0]);
+      case Expr::Kind::kTagRef:
+      case Expr::Kind::kSegmentRef: {
+        TimeMs next = CompiledExpr::kNever;
+        bool in = refs_ && refs_->Contains(n.ref, id_, as_of_, &next);
+        Lower(next);
+        return in;
+      }
+      case Expr::Kind::kWithin: {
+        if (std::isnan(p_.latitude) || std::isnan(p_.longitude)) return false;
+        return Distance(p_.latitude, p_.longitude, n.latitude, n.longitude) <= n.radius_m;
+      }
+      case Expr::Kind::kSequence: return Sequence(n);
+      default: return Predicate(n, OperandValue(n));
+    }
+  }
+
+  Value OperandValue(const Node& n) {
+    switch (n.operand) {
+      case Operand::Kind::kTrait: return table_.Trait(p_, n.key);
+      case Operand::Kind::kProperty: return Value{};  // only inside WHERE
+      case Operand::Kind::kFirstTouch:
+      case Operand::Kind::kLastTouch: return Touch(n);
+      case Operand::Kind::kAggregate: return Aggregate(n);
+    }
+    return Value{};
+  }
+
+ private:
+  static double Distance(double lat1, double lon1, double lat2, double lon2) {
+    constexpr double kRad = std::numbers::pi / 180.0;
+    double dlat = (lat2 - lat1) * kRad, dlon = (lon2 - lon1) * kRad;
+    double a = std::sin(dlat / 2) * std::sin(dlat / 2) +
+               std::cos(lat1 * kRad) * std::cos(lat2 * kRad) * std::sin(dlon / 2) * std::sin(dlon / 2);
+    return 2 * kEarthRadiusM * std::asin(std::min(1.0, std::sqrt(a)));
+  }
+
+  void Lower(TimeMs t) {
+    if (next_ && t < *next_) *next_ = t;
+  }
+
+  static bool Predicate(const Node& n, const Value& v) {
+    switch (n.kind) {
+      case Expr::Kind::kCompare: return MatchCompare(v, n.op, n.values[0]);
+      case Expr::Kind::kBetween: return MatchBetween(v, n.values[0], n.values[1], n.negated);
+      case Expr::Kind::kIn: return MatchIn(v, n.values, n.negated);
+      case Expr::Kind::kIsNull: return v.is_null() != n.negated;
+      case Expr::Kind::kContains: return MatchContains(v, n.values[0], n.negated);
+      default: return false;
+    }
+  }
+
+  // A WHERE condition on one event.
+  bool EventMatches(const Node& n, const EventRow& e) const {
+    switch (n.kind) {
+      case Expr::Kind::kAnd:
+        for (const Node& c : n.children) {
+          if (!EventMatches(c, e)) return false;
+        }
+        return true;
+      case Expr::Kind::kOr:
+        for (const Node& c : n.children) {
+          if (EventMatches(c, e)) return true;
+        }
+        return false;
+      case Expr::Kind::kNot: return !EventMatches(n.children[0], e);
+      default: return Predicate(n, table_.EventField(p_, e, n.key));
+    }
+  }
+
+  bool FilterMatches(const EventFilter& f, const EventRow& e) const {
+    if (e.kind != PersonTable::EventKind::kTrack) return false;
+    if (f.name != kAnyEvent && e.name != f.name) return false;
+    return !f.where || EventMatches(*f.where, e);
+  }
+
+  // Events with time in (as_of - window, as_of] (all up to as_of without a
+  // window). Records when the first of them leaves the window and when the
+  // first later event arrives.
+  std::pair<const EventRow*, const EventRow*> Range(TimeMs window_ms) {
+    const EventRow* begin = p_.events.data();
+    const EventRow* end = begin + p_.events.size();
+    const EventRow* hi = std::upper_bound(begin, end, as_of_,
+                                          [](TimeMs t, const EventRow& e) { return t < e.time; });
+    if (hi != end) Lower(hi->time);  // an event dated later enters then
+    const EventRow* lo = begin;
+    if (window_ms > 0) {
+      TimeMs start = as_of_ - window_ms;  // exclusive
+      lo = std::upper_bound(begin, hi, start, [](TimeMs t, const EventRow& e) { return t < e.time; });
+    }
+    return {lo, hi};
+  }
+
+  Value Touch(const Node& n) {
+    auto [lo, hi] = Range(0);
+    if (n.operand == Operand::Kind::kFirstTouch) {
+      for (const EventRow* e = lo; e != hi; ++e) {
+        Value v = table_.EventField(p_, *e, n.key);
+        if (!v.is_null()) return v;
+      }
+    } else {
+      for (const EventRow* e = hi; e != lo; --e) {
+        Value v = table_.EventField(p_, e[-1], n.key);
+        if (!v.is_null()) return v;
+      }
+    }
+    return Value{};
+  }
+
+  Value Aggregate(const Node& n) {
+    auto [lo, hi] = Range(n.window_ms);
+    const EventFilter& f = n.filter;
+    switch (n.fn) {
+      case AggregateFn::kCount: {
+        uint64_t count = 0;
+        const EventRow* first = nullptr;
+        for (const EventRow* e = lo; e != hi; ++e) {
+          if (FilterMatches(f, *e)) {
+            if (!first) first = e;
+            ++count;
+          }
+        }
+        if (first && n.window_ms > 0) Lower(first->time + n.window_ms);
+        return Value::Number(static_cast<double>(count));
+      }
+      case AggregateFn::kSum:
+      case AggregateFn::kAvg:
+      case AggregateFn::kMin:
+      case AggregateFn::kMax: {
+        double sum = 0, min = 0, max = 0;
+        uint64_t count = 0;
+        const EventRow* first = nullptr;
+        for (const EventRow* e = lo; e != hi; ++e) {
+          if (!FilterMatches(f, *e)) continue;
+          Value v = table_.EventField(p_, *e, n.value_key);
+          if (v.kind != Value::Kind::kNumber) continue;
+          if (!first) first = e;
+          if (count == 0 || v.number < min) min = v.number;
+          if (count == 0 || v.number > max) max = v.number;
+          sum += v.number;
+          ++count;
+        }
+        if (first && n.window_ms > 0) Lower(first->time + n.window_ms);
+        if (n.fn == AggregateFn::kSum) return Value::Number(sum);
+        if (count == 0) return Value{};
+        if (n.fn == AggregateFn::kAvg) return Value::Number(sum / static_cast<double>(count));
+        return Value::Number(n.fn == AggregateFn::kMin ? min : max);
+      }
+      case AggregateFn::kDaysSinceLast:
+      case AggregateFn::kDaysSinceFirst: {
+        const EventRow* found = nullptr;
+        const EventRow* first = nullptr;
+        for (const EventRow* e = lo; e != hi; ++e) {
+          if (!FilterMatches(f, *e)) continue;
+          if (!first) first = e;
+          if (n.fn == AggregateFn::kDaysSinceFirst) {
+            found = e;
+            break;
+          }
+          found = e;
+        }
+        if (first && n.window_ms > 0) Lower(first->time + n.window_ms);
+        if (!found) return Value{};
+        TimeMs days = (as_of_ - found->time) / kDayMs;
+        Lower(found->time + (days + 1) * kDayMs);
+        return Value::Number(static_cast<double>(days));
+      }
+      case AggregateFn::kHourShare: {
+        uint64_t count = 0, inside = 0;
+        const EventRow* first = nullptr;
+        for (const EventRow* e = lo; e != hi; ++e) {
+          if (!FilterMatches(f, *e)) continue;
+          if (!first) first = e;
+          ++count;
+          TimeMs local = e->time + utc_offset_;
+          int hour = static_cast<int>(((local % kDayMs) + kDayMs) % kDayMs / kHourMs);
+          bool in = n.from_hour < n.to_hour ? (hour >= n.from_hour && hour < n.to_hour)
+                                            : (hour >= n.from_hour || hour < n.to_hour);
+          if (in) ++inside;
+        }
+        if (first && n.window_ms > 0) Lower(first->time + n.window_ms);
+        if (count == 0) return Value{};
+        return Value::Number(static_cast<double>(inside) / static_cast<double>(count));
+      }
+    }
+    return Value{};
+  }
+
+  bool Sequence(const Node& n) {
+    auto [lo, hi] = Range(n.window_ms);
+    // For each B, is there an A (another event) at most gap earlier? Track
+    // the latest A seen so far; B at the same time as A counts.
+    const EventRow* latest_a = nullptr;
+    const EventRow* first = nullptr;
+    bool found = false;
+    for (const EventRow* e = lo; e != hi && !found; ++e) {
+      bool is_b = FilterMatches(n.steps[1], *e);
+      if (is_b && !first) first = e;
+      if (is_b && latest_a && e->time - latest_a->time <= n.gap_ms) found = true;
+      // An A at the same instant later in order also precedes a B with equal time.
+      if (is_b && !found) {
+        for (const EventRow* g = e + 1; g != hi && g->time == e->time; ++g) {
+          if (FilterMatches(n.steps[0], *g)) {
+            found = true;
+            break;
+          }
+        }
+      }
+      if (FilterMatches(n.steps[0], *e)) {
+        latest_a = e;
+        if (!first) first = e;
+      }
+    }
+    if (first && n.window_ms > 0) Lower(first->time + n.window_ms);
+    return found;
+  }
+
+  const PersonTable& table_;
+  const Person& p_;
+  PersonId id_;
+  TimeMs as_of_;
+  RefResolver* refs_;
+  TimeMs utc_offset_;
+  TimeMs* next_;
+};
+
+}  // namespace
+
+struct CompiledExpr::Impl {
+  Node root;
+  Flags flags;
+  EvalOptions options;
+  const PersonTable* table = nullptr;
+
+  void CollectAggregates(const Node& n) {
+    if (n.aggregate >= 0 && flags.aggregate_nodes[static_cast<size_t>(n.aggregate)] == nullptr) {
+      flags.aggregate_nodes[static_cast<size_t>(n.aggregate)] = &n;
+    }
+    for (const Node& c : n.children) CollectAggregates(c);
+  }
+
+  bool Matches(const Node& n, PersonId person, TimeMs as_of, RefResolver* refs, TimeMs* next) const {
+    const Person* p = table->Get(person);
+    if (!p) return false;
+    PersonEval eval(*table, *p, person, as_of, refs, options.utc_offset_ms, next);
+    return eval.Eval(n);
+  }
+
+  // The numeric column answering comparisons on n's operand, if any: a
+  // numeric trait's, or a live aggregate's (only at the live instant).
+  const NumericIndex* Column(const Node& n, RefResolver* refs) const {
+    if (n.operand == Operand::Kind::kTrait) return table->NumericTrait(n.key);
+    if (n.operand == Operand::Kind::kAggregate && refs) {
+      return refs->LiveAggregate(flags.aggregates[static_cast<size_t>(n.aggregate)]);
+    }
+    return nullptr;
+  }
+
+  // Appends to `f` the persons for which numeric predicate n holds, from the
+  // range index of `c`. False when n is not such a predicate.
+  static bool RangeFormula(const Node& n, const NumericIndex& c, tags::BitmapFormula* f) {
+    if (!c.indexed()) return false;
+    auto number = [&](size_t i) -> const double* {
+      return i < n.values.size() ? std::get_if<double>(&n.values[i]) : nullptr;
+    };
+    const double* v = number(0);
+    if (!v) return false;
+    if (n.kind == Expr::Kind::kBetween) {
+      const double* hi = number(1);
+      if (!hi || n.negated) return false;
+      f->Push(*c.AtMost(*hi, true)).Push(*c.AtMost(*v, false)).AndNot();
+      return true;
+    }
+    if (n.kind != Expr::Kind::kCompare) return false;
+    switch (n.op) {
+      case CompareOp::kLe: f->Push(*c.AtMost(*v, true)); return true;
+      case CompareOp::kLt: f->Push(*c.AtMost(*v, false)); return true;
+      case CompareOp::kGe: f->Push(c.present()).Push(*c.AtMost(*v, false)).AndNot(); return true;
+      case CompareOp::kGt: f->Push(c.present()).Push(*c.AtMost(*v, true)).AndNot(); return true;
+      case CompareOp::kEq: f->Push(*c.AtMost(*v, true)).Push(*c.AtMost(*v, false)).AndNot(); return true;
+      case CompareOp::kNe: return false;  // also values of other types
+    }
+    return false;
+  }
+
+  // Expresses n as a bitmap formula over live members and range indexes;
+  // false (and `f` unusable) when some part cannot be.
+  bool Formula(const Node& n, RefResolver* refs, tags::BitmapFormula* f) const {
+    switch (n.kind) {
+      case Expr::Kind::kAnd:
+      case Expr::Kind::kOr:
+        for (size_t i = 0; i < n.children.size(); ++i) {
+          if (!Formula(n.children[i], refs, f)) return false;
+          if (i > 0) n.kind == Expr::Kind::kAnd ? f->And() : f->Or();
+        }
+        return true;
+      case Expr::Kind::kNot:
+        if (!Formula(n.children[0], refs, f)) return false;
+        f->Not();
+        return true;
+      case Expr::Kind::kTagRef:
+      case Expr::Kind::kSegmentRef: {
+        const tags::Bitmap* b = refs ? refs->LiveMembers(n.ref) : nullptr;
+        if (!b) return false;
+        f->Push(*b);
+        return true;
+      }
+      case Expr::Kind::kCompare:
+      case Expr::Kind::kBetween: {
+        const NumericIndex* c = Column(n, refs);
+        return c && RangeFormula(n, *c, f);
+      }
+      default: return false;
+    }
+  }
+
+  tags::Bitmap ByFormula(const tags::BitmapFormula& f, const tags::Bitmap& candidates) const {
+    absl::StatusOr<tags::Bitmap> r = tags::EvaluateFormula(f, candidates);
+    return r.ok() ? *std::move(r) : tags::Bitmap();  // a formula built here is well formed
+  }
+
+  // Persons of `candidates` for which a comparison on a numeric column holds,
+  // by scanning the column (columns too varied for a range index).
+  bool ScanColumn(const Node& n, const tags::Bitmap& candidates, RefResolver* refs, tags::Bitmap* out) const {
+    if (n.kind != Expr::Kind::kCompare && n.kind != Expr::Kind::kBetween) return false;
+    if (n.kind == Expr::Kind::kCompare && n.op == CompareOp::kNe) return false;
+    const NumericIndex* c = Column(n, refs);
+    if (!c) return false;
+    for (const Literal& l : n.values) {
+      if (!std::holds_alternative<double>(l)) return false;
+    }
+    std::vector<PersonId> in;
+    (candidates & c->present()).ForEach([&](PersonId id) {
+      if (Predicate(n, Value::Number(c->Get(id)))) in.push_back(id);
+      return true;
+    });
+    *out = tags::Bitmap::Of(in);
+    return true;
+  }
+
+  static bool Predicate(const Node& n, const Value& v) {
+    switch (n.kind) {
+      case Expr::Kind::kCompare: return MatchCompare(v, n.op, n.values[0]);
+      case Expr::Kind::kBetween: return MatchBetween(v, n.values[0], n.values[1], n.negated);
+      default: return false;
+    }
+  }
+
+  tags::Bitmap Select(const Node& n, const tags::Bitmap& candidates, TimeMs as_of, RefResolver* refs) const {
+    {
+      tags::BitmapFormula f;
+      if (Formula(n, refs, &f)) return ByFormula(f, candidates);
+    }
+    switch (n.kind) {
+      case Expr::Kind::kAnd: {
+        // The parts that are bitmaps first, in one pass; then the rest, each
+        // on what is left.
+        tags::BitmapFormula f;
+        size_t in_formula = 0;
+        std::vector<const Node*> rest;
+        for (const Node& c : n.children) {
+          tags::BitmapFormula one = f;
+          if (Formula(c, refs, &one)) {
+            if (in_formula++ > 0) one.And();
+            f = std::move(one);
+          } else {
+            rest.push_back(&c);
+          }
+        }
+        tags::Bitmap left = in_formula > 0 ? ByFormula(f, candidates) : candidates;
+        for (const Node* c : rest) {
+          if (left.Empty()) break;
+          left = Select(*c, left, as_of, refs);
+        }
+        return left;
+      }
+      case Expr::Kind::kOr: {
+        tags::Bitmap rest = candidates;
+        tags::Bitmap out;
+        for (const Node& c : n.children) {
+          if (rest.Empty()) break;
+          tags::Bitmap m = Select(c, rest, as_of, refs);
+          rest -= m;
+          out |= m;
+        }
+        return out;
+      }
+      case Expr::Kind::kNot: return candidates - Select(n.children[0], candidates, as_of, refs);
+      case Expr::Kind::kTagRef:
+      case Expr::Kind::kSegmentRef:
+        if (!refs) return tags::Bitmap();
+        return refs->Members(n.ref, as_of, candidates);
+      default: {
+        tags::Bitmap scanned;
+        if (ScanColumn(n, candidates, refs, &scanned)) return scanned;
+        std::vector<PersonId> out;
+        candidates.ForEach([&](PersonId id) {
+          if (Matches(n, id, as_of, refs, nullptr)) out.push_back(id);
+          return true;
+        });
+        return tags::Bitmap::Of(out);
+      }
+    }
+  }
+};
+
+CompiledExpr::CompiledExpr() = default;
+CompiledExpr::~CompiledExpr() = default;
+CompiledExpr::CompiledExpr(CompiledExpr&&) noexcept = default;
+CompiledExpr& CompiledExpr::operator=(CompiledExpr&&) noexcept = default;
+
+tags::Bitmap CompiledExpr::Select(const tags::Bitmap& candidates, TimeMs as_of, RefResolver* refs) const {
+  return impl_->Select(impl_->root, candidates & impl_->table->live(), as_of, refs);
+}
+
+bool CompiledExpr::Matches(PersonId person, TimeMs as_of, RefResolver* refs, TimeMs* next_change) const {
+  return impl_->Matches(impl_->root, person, as_of, refs, next_change);
+}
+
+bool CompiledExpr::time_dependent() const { return impl_->flags.time; }
+bool CompiledExpr::uses_events() const { return impl_->flags.events; }
+bool CompiledExpr::uses_traits() const { return impl_->flags.traits; }
+const std::vector<uint32_t>& CompiledExpr::event_names() const { return impl_->flags.event_names; }
+bool CompiledExpr::any_event() const { return impl_->flags.any_event; }
+const std::vector<uint32_t>& CompiledExpr::trait_keys() const { return impl_->flags.trait_keys; }
+const std::vector<uint32_t>& CompiledExpr::refs() const { return impl_->flags.refs; }
+size_t CompiledExpr::aggregate_count() const { return impl_->flags.aggregates.size(); }
+const std::string& CompiledExpr::aggregate_key(size_t i) const { return impl_->flags.aggregates[i]; }
+
+std::optional<double> CompiledExpr::AggregateValue(size_t i, PersonId person, TimeMs as_of,
+                                                   TimeMs* next_change) const {
+  const Person* p = impl_->table->Get(person);
+  if (!p) return std::nullopt;
+  PersonEval eval(*impl_->table, *p, person, as_of, nullptr, impl_->options.utc_offset_ms, next_change);
+  Value v = eval.OperandValue(*impl_->flags.aggregate_nodes[i]);
+  if (v.kind != Value::Kind::kNumber) return std::nullopt;
+  return v.number;
+}
+
+absl::StatusOr<CompiledExpr> Compile(const Expr& e, PersonTable& table, const RefLookup& refs,
+                                     EvalOptions options) {
+  auto impl = std::make_unique<CompiledExpr::Impl>();
+  Names names{table, options.intern};
+  ASSIGN_OR_RETURN(impl->root, CompileNode(e, names, refs, &impl->flags));
+  impl->options = options;
+  impl->table = &table;
+  impl->flags.aggregate_nodes.assign(impl->flags.aggregates.size(), nullptr);
+  impl->CollectAggregates(impl->root);
+  CompiledExpr c;
+  c.impl_ = std::move(impl);
+  return c;
+}
+
+}  // namespace facet::segments

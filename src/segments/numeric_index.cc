@@ -1,0 +1,70 @@
+#include "segments/numeric_index.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace facet::segments {
+
+double NumericIndex::Get(PersonId person) const {
+  return person < values_.size() ? values_[person] : std::numeric_limits<double>::quiet_NaN();
+}
+
+void NumericIndex::Set(PersonId person, std::optional<double> value) {
+  if (value && std::isnan(*value)) value.reset();
+  double old = Get(person);
+  bool had = !std::isnan(old);
+  if (had == value.has_value() && (!had || old == *value)) return;
+  if (person >= values_.size()) {
+    values_.resize(std::max<size_t>(static_cast<size_t>(person) + 1, values_.size() * 3 / 2),
+                   std::numeric_limits<double>::quiet_NaN());
+  }
+  values_[person] = value ? *value : std::numeric_limits<double>::quiet_NaN();
+  if (value) {
+    present_.Add(person);
+  } else {
+    present_.Remove(person);
+  }
+  if (!indexed_) return;
+  if (value) {
+    auto it = std::lower_bound(cuts_.begin(), cuts_.end(), *value);
+    if (it == cuts_.end() || *it != *value) {
+      if (cuts_.size() >= kMaxCuts) {
+        indexed_ = false;
+        cuts_.clear();
+        le_.clear();
+        return;
+      }
+      size_t i = static_cast<size_t>(it - cuts_.begin());
+      // Persons <= the new cut are those <= the cut below it (none equal it yet).
+      tags::Bitmap below = i > 0 ? le_[i - 1] : tags::Bitmap();
+      cuts_.insert(it, *value);
+      le_.insert(le_.begin() + static_cast<ptrdiff_t>(i), std::move(below));
+    }
+  }
+  // le_[i] holds person iff its value <= cuts_[i]: change the cuts in between.
+  size_t from_old = had ? static_cast<size_t>(std::lower_bound(cuts_.begin(), cuts_.end(), old) - cuts_.begin())
+                        : cuts_.size();
+  size_t from_new = value ? static_cast<size_t>(std::lower_bound(cuts_.begin(), cuts_.end(), *value) - cuts_.begin())
+                          : cuts_.size();
+  if (from_new < from_old) {
+    for (size_t i = from_new; i < from_old; ++i) le_[i].Add(person);
+  } else {
+    for (size_t i = from_old; i < from_new; ++i) le_[i].Remove(person);
+  }
+}
+
+const tags::Bitmap* NumericIndex::AtMost(double v, bool inclusive) const {
+  // Last cut c with c <= v (inclusive) or c < v.
+  auto it = inclusive ? std::upper_bound(cuts_.begin(), cuts_.end(), v) : std::lower_bound(cuts_.begin(), cuts_.end(), v);
+  if (it == cuts_.begin()) return &empty_;
+  return &le_[static_cast<size_t>(it - cuts_.begin()) - 1];
+}
+
+size_t NumericIndex::MemoryBytes() const {
+  size_t bytes = values_.capacity() * sizeof(double) + present_.MemoryBytes() + cuts_.capacity() * sizeof(double);
+  for (const auto& b : le_) bytes += b.MemoryBytes();
+  return bytes;
+}
+
+}  // namespace facet::segments

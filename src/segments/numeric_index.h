@@ -1,0 +1,56 @@
+// NumericIndex: one number per person (a numeric trait, or an aggregate kept
+// live), with a range-encoded bitmap index so that a range predicate over
+// millions of persons is two bitmaps, not a scan.
+//
+//   NumericIndex age;
+//   age.Set(person, 31);
+//   age.Set(other, std::nullopt);          // no number
+//   const tags::Bitmap* le = age.AtMost(40, true);  // persons with age <= 40
+//
+// Range encoding: for each distinct value v (the "cuts", at most
+// kMaxCuts), a bitmap of the persons whose value is <= v. A range [lo, hi]
+// is AtMost(hi) and-not AtMost(below lo). Columns with more distinct values
+// keep only the values (scanned per candidate).
+//
+// Thread-safety: const methods may run concurrently; Set needs exclusive
+// access.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "base/types.h"
+#include "tags/bitmap.h"
+
+namespace facet::segments {
+
+class NumericIndex {
+ public:
+  static constexpr size_t kMaxCuts = 512;
+
+  void Set(PersonId person, std::optional<double> value);
+  // NaN when the person has no number.
+  double Get(PersonId person) const;
+
+  const tags::Bitmap& present() const { return present_; }
+  // Whether the range index is kept (few distinct values).
+  bool indexed() const { return indexed_; }
+
+  // Persons whose value is <= v (inclusive) or < v (!inclusive); an empty
+  // bitmap when none. Only when indexed(). The pointer is valid until the
+  // next Set.
+  const tags::Bitmap* AtMost(double v, bool inclusive) const;
+
+  size_t MemoryBytes() const;
+
+ private:
+  std::vector<double> values_;  // by person; NaN = none
+  tags::Bitmap present_;
+  bool indexed_ = true;
+  std::vector<double> cuts_;         // sorted distinct values
+  std::vector<tags::Bitmap> le_;     // le_[i]: value <= cuts_[i]
+  tags::Bitmap empty_;
+};
+
+}  // namespace facet::segments

@@ -1,0 +1,142 @@
+// PersonTable: what the segment engine knows of each person, in memory and
+// compact: current traits, the person's events (time, name, scalar
+// properties, a few context fields) and last known location. Fed by the
+// ingest pipeline (events, trait changes, merges, undos) and rebuilt from
+// the event log at start-up.
+//
+//   PersonTable table;
+//   table.AddEvent(root, event);               // after profiles applied it
+//   table.SetTraits(root, profile.traits);     // when the event carried traits
+//   table.Merge(survivor, absorbed);
+//
+// Persons are identity-graph roots; an absorbed root is cleared and leaves
+// live(). Thread-safety: none; the owner serialises access.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <deque>
+#include <limits>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "base/types.h"
+#include "profiles/event.h"
+#include "profiles/profile.h"
+#include "segments/numeric_index.h"
+#include "segments/value.h"
+#include "tags/bitmap.h"
+
+namespace facet::segments {
+
+// Interned strings: ids are dense and stable for the table's lifetime.
+class StringPool {
+ public:
+  uint32_t Intern(std::string_view s);
+  // kNone when `s` was never interned.
+  uint32_t Find(std::string_view s) const;
+  std::string_view Get(uint32_t id) const { return strings_[id]; }
+  size_t size() const { return strings_.size(); }
+  size_t MemoryBytes() const;
+  static constexpr uint32_t kNone = std::numeric_limits<uint32_t>::max();
+
+ private:
+  std::deque<std::string> strings_;
+  absl::flat_hash_map<std::string_view, uint32_t> ids_;
+};
+
+class PersonTable {
+ public:
+  // A scalar (or array) stored compactly; strings and arrays by id.
+  struct Cell {
+    uint32_t key = 0;  // interned path
+    Value::Kind kind = Value::Kind::kNull;
+    bool boolean = false;
+    uint32_t ref = 0;  // kString: string id; kArray: array id
+    double number = 0;
+  };
+  enum class EventKind : uint8_t { kTrack, kOther };
+  struct EventRow {
+    TimeMs time = 0;
+    EventSeq seq = 0;
+    PersonId atom = kNoPerson;   // the atom the event belongs to (for undo)
+    uint32_t name = 0;           // interned track event name (kOther: page/screen name or "")
+    EventKind kind = EventKind::kTrack;
+    uint32_t cells_begin = 0;    // into Person::cells: properties, then context fields
+    uint16_t property_count = 0;
+    uint16_t context_count = 0;
+  };
+  struct Person {
+    std::vector<EventRow> events;  // by (time, seq)
+    std::vector<Cell> cells;       // event properties/context, by event
+    std::vector<Cell> traits;      // by key
+    double latitude = std::numeric_limits<double>::quiet_NaN();
+    double longitude = std::numeric_limits<double>::quiet_NaN();
+    TimeMs location_at = std::numeric_limits<TimeMs>::min();
+  };
+
+  PersonTable();
+  ~PersonTable();
+
+  // Records event `e` (already attributed to `root`).
+  void AddEvent(PersonId root, const profiles::Event& e);
+  // Replaces the traits of `root` with `traits` (a profile's, JSON values).
+  // Appends to `changed` (optional) the interned paths whose value was
+  // added, removed or changed.
+  void SetTraits(PersonId root, const std::map<std::string, profiles::TraitValue, std::less<>>& traits,
+                 std::vector<uint32_t>* changed = nullptr);
+  // Makes `root` a live person (one with no events yet).
+  void Touch(PersonId root);
+  // `absorbed` joins `survivor`: its events and location move over; the
+  // caller then sets the survivor's traits from its merged profile.
+  void Merge(PersonId survivor, PersonId absorbed);
+  // Undo of a merge: events of `restored_atoms` move from `survivor` to
+  // `restored`, which becomes live; the caller resets both persons' traits
+  // and location from their profiles.
+  void Split(PersonId survivor, PersonId restored, std::span<const PersonId> restored_atoms);
+  // Location (the caller passes the latest known one after a split).
+  void SetLocation(PersonId root, double latitude, double longitude, TimeMs at);
+
+  // All live persons.
+  const tags::Bitmap& live() const { return live_; }
+  // Null for an unknown or absorbed id.
+  const Person* Get(PersonId id) const;
+  size_t capacity() const { return persons_.size(); }
+
+  StringPool& strings() { return strings_; }
+  const StringPool& strings() const { return strings_; }
+
+  Value ToValue(const Cell& c) const;
+  // The trait with interned path `key`, or null.
+  Value Trait(const Person& p, uint32_t key) const;
+  // Property (key of "properties.<path>") or context ("context.<path>") of an event.
+  Value EventField(const Person& p, const EventRow& e, uint32_t key) const;
+
+  // The numbers of trait `key` (interned path) across persons, with a range
+  // index; null when no person has a number there.
+  const NumericIndex* NumericTrait(uint32_t key) const;
+
+  // Approximate heap bytes held.
+  size_t MemoryBytes() const;
+
+ private:
+  Person& Mutable(PersonId id);
+  // Updates the numeric columns of `id` for the trait keys in `keys`.
+  void UpdateColumns(PersonId id, const std::vector<uint32_t>& keys);
+  Cell MakeCell(uint32_t key, const Value& v);
+
+  std::vector<Person> persons_;
+  tags::Bitmap live_;
+  StringPool strings_;
+  std::deque<std::vector<Literal>> arrays_;
+  absl::flat_hash_map<uint32_t, std::unique_ptr<NumericIndex>> numeric_;
+  std::vector<uint32_t> scratch_;
+};
+
+}  // namespace facet::segments

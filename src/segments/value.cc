@@ -1,0 +1,182 @@
+#include "segments/value.h"
+
+#include <string>
+
+#include "simdjson.h"
+
+namespace facet::segments {
+namespace {
+
+using simdjson::dom::element;
+using simdjson::dom::element_type;
+
+simdjson::dom::parser& Parser() {
+  thread_local simdjson::dom::parser parser;
+  return parser;
+}
+
+std::optional<Literal> ScalarLiteral(element e) {
+  switch (e.type()) {
+    case element_type::INT64: return Literal(static_cast<double>(int64_t(e)));
+    case element_type::UINT64: return Literal(static_cast<double>(uint64_t(e)));
+    case element_type::DOUBLE: return Literal(double(e));
+    case element_type::STRING: return Literal(std::string(std::string_view(e)));
+    case element_type::BOOL: return Literal(bool(e));
+    default: return std::nullopt;
+  }
+}
+
+// `array_storage` keeps an array's elements alive for the callback.
+Value FromElement(element e, std::string* object_text, std::vector<Literal>* array_storage) {
+  switch (e.type()) {
+    case element_type::INT64: return Value::Number(static_cast<double>(int64_t(e)));
+    case element_type::UINT64: return Value::Number(static_cast<double>(uint64_t(e)));
+    case element_type::DOUBLE: return Value::Number(double(e));
+    case element_type::STRING: return Value::String(std::string_view(e));
+    case element_type::BOOL: return Value::Bool(bool(e));
+    case element_type::ARRAY: {
+      array_storage->clear();
+      for (element item : e.get_array()) {
+        if (auto lit = ScalarLiteral(item)) array_storage->push_back(std::move(*lit));
+      }
+      Value v;
+      v.kind = Value::Kind::kArray;
+      v.array = array_storage;
+      return v;
+    }
+    case element_type::OBJECT:
+      *object_text = simdjson::minify(e);
+      return Value::String(*object_text);
+    default: return Value{};
+  }
+}
+
+void Flatten(element obj, std::string& prefix,
+             const std::function<void(std::string_view, const Value&)>& fn) {
+  std::string object_text;
+  std::vector<Literal> array_storage;
+  for (auto field : obj.get_object()) {
+    size_t len = prefix.size();
+    if (!prefix.empty()) prefix += '.';
+    prefix.append(field.key.data(), field.key.size());
+    fn(prefix, FromElement(field.value, &object_text, &array_storage));
+    if (field.value.type() == element_type::OBJECT) Flatten(field.value, prefix, fn);
+    prefix.resize(len);
+  }
+}
+
+bool LiteralEquals(const Literal& a, const Literal& b) { return a == b; }
+
+}  // namespace
+
+bool ValueEquals(const Value& v, const Literal& lit) {
+  switch (v.kind) {
+    case Value::Kind::kNumber: {
+      auto* l = std::get_if<double>(&lit);
+      return l && v.number == *l;
+    }
+    case Value::Kind::kString: {
+      auto* l = std::get_if<std::string>(&lit);
+      return l && v.string == *l;
+    }
+    case Value::Kind::kBool: {
+      auto* l = std::get_if<bool>(&lit);
+      return l && v.boolean == *l;
+    }
+    default: return false;
+  }
+}
+
+std::optional<int> ValueCompare(const Value& v, const Literal& lit) {
+  if (v.kind == Value::Kind::kNumber) {
+    auto* l = std::get_if<double>(&lit);
+    if (!l) return std::nullopt;
+    return v.number < *l ? -1 : (v.number > *l ? 1 : 0);
+  }
+  if (v.kind == Value::Kind::kString) {
+    auto* l = std::get_if<std::string>(&lit);
+    if (!l) return std::nullopt;
+    int c = v.string.compare(*l);
+    return c < 0 ? -1 : (c > 0 ? 1 : 0);
+  }
+  return std::nullopt;
+}
+
+bool MatchCompare(const Value& v, CompareOp op, const Literal& lit) {
+  if (v.is_null()) return false;
+  switch (op) {
+    case CompareOp::kEq: return ValueEquals(v, lit);
+    case CompareOp::kNe: return !ValueEquals(v, lit);
+    default: break;
+  }
+  std::optional<int> c = ValueCompare(v, lit);
+  if (!c) return false;
+  switch (op) {
+    case CompareOp::kLt: return *c < 0;
+    case CompareOp::kLe: return *c <= 0;
+    case CompareOp::kGt: return *c > 0;
+    case CompareOp::kGe: return *c >= 0;
+    default: return false;
+  }
+}
+
+bool MatchBetween(const Value& v, const Literal& lo, const Literal& hi, bool negated) {
+  std::optional<int> a = ValueCompare(v, lo);
+  std::optional<int> b = ValueCompare(v, hi);
+  if (!a || !b) return false;
+  bool inside = *a >= 0 && *b <= 0;
+  return negated ? !inside : inside;
+}
+
+bool MatchIn(const Value& v, const std::vector<Literal>& list, bool negated) {
+  if (v.is_null()) return false;
+  bool found = false;
+  for (const Literal& l : list) {
+    if (ValueEquals(v, l)) {
+      found = true;
+      break;
+    }
+  }
+  return negated ? !found : found;
+}
+
+bool MatchContains(const Value& v, const Literal& needle, bool negated) {
+  bool found = false;
+  if (v.kind == Value::Kind::kArray) {
+    for (const Literal& l : *v.array) {
+      if (LiteralEquals(l, needle)) {
+        found = true;
+        break;
+      }
+    }
+  } else if (v.kind == Value::Kind::kString) {
+    auto* n = std::get_if<std::string>(&needle);
+    found = n && v.string.find(*n) != std::string_view::npos;
+  } else if (v.is_null()) {
+    return false;
+  } else {
+    return negated;  // present, and contains nothing
+  }
+  return negated ? !found : found;
+}
+
+void WithJsonValue(std::string_view json, const std::function<void(const Value&)>& fn) {
+  simdjson::padded_string padded(json);
+  element e;
+  if (Parser().parse(padded).get(e) != simdjson::SUCCESS) return fn(Value{});
+  std::string object_text;
+  std::vector<Literal> array_storage;
+  fn(FromElement(e, &object_text, &array_storage));
+}
+
+void FlattenJsonObject(std::string_view json,
+                       const std::function<void(std::string_view, const Value&)>& fn) {
+  simdjson::padded_string padded(json);
+  element e;
+  if (Parser().parse(padded).get(e) != simdjson::SUCCESS) return;
+  if (e.type() != element_type::OBJECT) return;
+  std::string prefix;
+  Flatten(e, prefix, fn);
+}
+
+}  // namespace facet::segments
