@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/time_format.h"
 #include "identity/identity_graph.h"
 #include "ingest/pipeline.h"
 #include "profiles/profile_store.h"
@@ -33,6 +34,7 @@ constexpr TimeMs kNow = 1714552200000;  // 2024-05-01T08:30:00Z
 constexpr size_t kMaxBody = 64 * 1024;
 constexpr char kWriteKey[] = "wk_test";
 constexpr char kAdminKey[] = "ak_test";
+constexpr char kPiiKey[] = "ak_pii";  // an admin key that may export raw PII
 // "Basic " + base64("wk_test:")
 constexpr char kBasicWrite[] = "Basic d2tfdGVzdDo=";
 constexpr char kBearerAdmin[] = "Bearer ak_test";
@@ -90,6 +92,12 @@ class Client {
   Reply Post(std::string target, std::string body,
              Headers headers = {{"Authorization", kBasicWrite}}) {
     return Send(http::verb::post, std::move(target), std::move(body), std::move(headers));
+  }
+
+  // Admin requests with a JSON body.
+  Reply Admin(http::verb method, std::string target, const json& body) {
+    return Send(method, std::move(target), body.is_null() ? "" : body.dump(),
+                {{"Authorization", kBearerAdmin}, {"Content-Type", "application/json"}});
   }
 
   // True once the server has closed the connection.
@@ -152,7 +160,10 @@ class ApiServerTest : public ::testing::Test {
   ApiServerTest()
       : graph_(kv_, IdentityOptionsForTest()),
         profiles_(kv_),
-        pipeline_(kv_, graph_, profiles_, clock_, PipelineOptionsForTest()) {}
+        audiences_(kv_, graph_, profiles_),
+        pipeline_(kv_, graph_, profiles_, clock_, PipelineOptionsForTest()) {
+    pipeline_.SetAudienceEngine(&audiences_);
+  }
 
   void SetUp() override {
     ASSERT_TRUE(pipeline_.Start().ok());
@@ -161,11 +172,12 @@ class ApiServerTest : public ::testing::Test {
     options.port = 0;
     options.threads = 2;
     options.write_keys = {kWriteKey};
-    options.admin_keys = {kAdminKey};
+    options.admin_keys = {kAdminKey, kPiiKey};
+    options.pii_keys = {kPiiKey};
     options.max_body_bytes = kMaxBody;
     options.parse.max_batch_bytes = kMaxBody;
     options.parse.identity = IdentityOptionsForTest();
-    server_ = std::make_unique<Server>(options, Services{pipeline_, graph_, profiles_, kv_, clock_});
+    server_ = std::make_unique<Server>(options, Services{pipeline_, graph_, profiles_, kv_, clock_, audiences_});
     absl::Status started = server_->Start();
     ASSERT_TRUE(started.ok()) << started;
     ASSERT_NE(server_->port(), 0);
@@ -182,6 +194,7 @@ class ApiServerTest : public ::testing::Test {
   FakeClock clock_{kNow};
   identity::IdentityGraph graph_;
   profiles::ProfileStore profiles_;
+  segments::AudienceEngine audiences_;
   ingest::Pipeline pipeline_;
   std::unique_ptr<Server> server_;
 };
@@ -465,6 +478,240 @@ TEST_F(ApiServerTest, MetricsUseRouteTemplates) {
             std::string::npos);
 }
 
+// ---------------------------------------------------------------------------
+// Tags and segments
+
+constexpr TimeMs kDay = 24 * 3600 * 1000;
+
+json IdentifyItem(std::string_view user, json traits, TimeMs at) {
+  return {{"type", "identify"}, {"userId", user}, {"traits", std::move(traits)},
+          {"timestamp", FormatIso8601(at)}};
+}
+
+json OrderItem(std::string_view user, double revenue, TimeMs at) {
+  return {{"type", "track"}, {"userId", user}, {"event", "Order Completed"},
+          {"properties", {{"revenue", revenue}}}, {"timestamp", FormatIso8601(at)}};
+}
+
+// u1 (佛山, two orders, an email), u2 (广州, one old order), u3 (佛山, none).
+void SendAudienceData(Client& c) {
+  json batch = json::array({IdentifyItem("u1", {{"city", "佛山"}, {"age", 30}, {"email", "Li.Lei@Example.com"}}, kNow - 20 * kDay),
+                            IdentifyItem("u2", {{"city", "广州"}, {"age", 41}}, kNow - 50 * kDay),
+                            IdentifyItem("u3", {{"city", "佛山"}}, kNow - 5 * kDay),
+                            OrderItem("u1", 100, kNow - 2 * kDay), OrderItem("u1", 300, kNow - 10 * kDay),
+                            OrderItem("u2", 50, kNow - 40 * kDay)});
+  Reply r = c.Post("/v1/batch", json{{"batch", batch}}.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(r.Json()["accepted"], 6) << r.body;
+}
+
+PersonId PersonOf(Client& c, std::string_view user) {
+  Reply r = c.Get("/v1/persons/user_id/" + std::string(user));
+  EXPECT_EQ(r.status, 200) << r.body;
+  return r.Json()["person_id"].get<PersonId>();
+}
+
+TEST_F(ApiServerTest, TagTreeAndErrors) {
+  Client c = Connect();
+  SendAudienceData(c);
+  Reply r = c.Admin(http::verb::put, "/v1/tags/region", {{"display_name", "地域"}, {"rule", "trait.city IS NOT NULL"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.Json()["kind"], "rule");
+  EXPECT_EQ(r.Json()["count"], 3);
+  EXPECT_EQ(r.Json()["parent"], nullptr);
+  EXPECT_EQ(r.Json()["created_at"], "2024-05-01T08:30:00.000Z");
+  r = c.Admin(http::verb::put, "/v1/tags/%E4%BD%9B%E5%B1%B1",
+              {{"display_name", "佛山用户"}, {"parent", "region"}, {"owner", "ops"},
+               {"rule", "trait.city = \"佛山\""}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.Json()["name"], "佛山");
+  EXPECT_EQ(r.Json()["count"], 2);
+  r = c.Admin(http::verb::put, "/v1/tags/picked", {{"manual", true}, {"parent", "region"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.Json()["kind"], "manual");
+  EXPECT_FALSE(r.Json().contains("rule"));
+
+  r = c.Get("/v1/tags");
+  ASSERT_EQ(r.status, 200) << r.body;
+  json tree = r.Json()["tags"];
+  ASSERT_EQ(tree.size(), 1u) << r.body;
+  EXPECT_EQ(tree[0]["name"], "region");
+  ASSERT_EQ(tree[0]["children"].size(), 2u);
+  EXPECT_EQ(tree[0]["children"][0]["children"], json::array());
+
+  // A parse error names the field, the line and the column.
+  r = c.Admin(http::verb::put, "/v1/tags/bad", {{"rule", "trait.age >\n  AND tag(\"x\")"}});
+  ASSERT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(r.Json()["field"], "rule");
+  EXPECT_EQ(r.Json()["line"], 2);
+  EXPECT_EQ(r.Json()["column"], 3);
+  r = c.Admin(http::verb::put, "/v1/tags/bad", {{"rule", "trait.age > 1"}, {"colour", "red"}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.Json()["field"], "colour");
+  r = c.Admin(http::verb::put, "/v1/tags/bad", {{"rule", 12}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.Json()["field"], "rule");
+  r = c.Send(http::verb::put, "/v1/tags/bad", "{", {{"Authorization", kBearerAdmin}});
+  EXPECT_EQ(r.status, 400);
+  r = c.Admin(http::verb::put, "/v1/tags/bad", {{"rule", "trait.age > 1"}, {"parent", "nope"}});
+  EXPECT_EQ(r.status, 404) << r.body;
+  EXPECT_EQ(r.Json()["field"], "parent");
+  r = c.Admin(http::verb::put, "/v1/tags/bad", {{"rule", "tag(\"nope\")"}});
+  EXPECT_EQ(r.status, 404) << r.body;
+  // Rules that refer to each other.
+  ASSERT_EQ(c.Admin(http::verb::put, "/v1/tags/a", {{"rule", "trait.age > 1"}}).status, 200);
+  ASSERT_EQ(c.Admin(http::verb::put, "/v1/tags/b", {{"rule", "tag(\"a\")"}}).status, 200);
+  r = c.Admin(http::verb::put, "/v1/tags/a", {{"rule", "tag(\"b\")"}});
+  EXPECT_EQ(r.status, 409) << r.body;
+
+  r = c.Admin(http::verb::delete_, "/v1/tags/region", nullptr);
+  EXPECT_EQ(r.status, 409) << r.body;
+  r = c.Admin(http::verb::delete_, "/v1/tags/picked", nullptr);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.Json(), json::parse(R"({"deleted":"picked"})"));
+  EXPECT_EQ(c.Get("/v1/tags/picked").status, 404);
+  EXPECT_EQ(c.Admin(http::verb::delete_, "/v1/tags/picked", nullptr).status, 404);
+}
+
+TEST_F(ApiServerTest, ManualMembersByJsonAndCsv) {
+  Client c = Connect();
+  SendAudienceData(c);
+  ASSERT_EQ(c.Admin(http::verb::put, "/v1/tags/staff_pick", {{"kind", "manual"}}).status, 200);
+  Reply r = c.Admin(http::verb::post, "/v1/tags/staff_pick/members",
+                    {{"ns", "user_id"}, {"values", {"u1", " u2 ", "ghost"}}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.Json(), json::parse(R"({"added":2,"matched":2,"not_found":["ghost"]})"));
+  r = c.Admin(http::verb::post, "/v1/tags/staff_pick/members", {{"ns", "email"}, {"values", {"x@y.z", "nope"}}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.Json()["field"], "values[1]");
+
+  r = c.Send(http::verb::delete_, "/v1/tags/staff_pick/members?ns=user_id", "user_id\r\nu2\r\n\"u9\"\r\n",
+             {{"Authorization", kBearerAdmin}, {"Content-Type", "text/csv"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.Json(), json::parse(R"({"removed":1,"matched":1,"not_found":["u9"]})"));
+  r = c.Send(http::verb::post, "/v1/tags/staff_pick/members?ns=phone", "phone\n138 0013 8000\nabc\n",
+             {{"Authorization", kBearerAdmin}, {"Content-Type", "text/csv; charset=utf-8"}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.Json()["field"], "line 3");
+
+  r = c.Get("/v1/tags/staff_pick");
+  EXPECT_EQ(r.Json()["count"], 1);
+  ASSERT_EQ(c.Admin(http::verb::put, "/v1/tags/rich", {{"rule", "sum(\"Order Completed\", properties.revenue) > 10"}}).status, 200);
+  r = c.Admin(http::verb::post, "/v1/tags/rich/members", {{"ns", "user_id"}, {"values", {"u1"}}});
+  EXPECT_EQ(r.status, 400) << r.body;
+  r = c.Admin(http::verb::post, "/v1/tags/none/members", {{"ns", "user_id"}, {"values", {"u1"}}});
+  EXPECT_EQ(r.status, 404) << r.body;
+}
+
+TEST_F(ApiServerTest, PreviewCountsSamplesAndBreaksDown) {
+  Client c = Connect();
+  SendAudienceData(c);
+  Reply r = c.Admin(http::verb::post, "/v1/segments/preview",
+                    {{"expression", "count(\"Order Completed\") >= 1"}, {"breakdown", "trait.city"}, {"sample", 1}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  json j = r.Json();
+  EXPECT_EQ(j["count"], 2);
+  ASSERT_EQ(j["sample"].size(), 1u);
+  EXPECT_TRUE(j["sample"][0]["identities"].is_array());
+  EXPECT_EQ(j["breakdown"], json::parse(R"({"佛山":1,"广州":1})"));
+  EXPECT_EQ(j["as_of"], "2024-05-01T08:30:00.000Z");
+  EXPECT_TRUE(j["took_ms"].is_number());
+
+  r = c.Admin(http::verb::post, "/v1/segments/preview", {{"expression", "trait.city IS NOT NULL"}, {"breakdown", "trait.age"}});
+  EXPECT_EQ(r.Json()["breakdown"], json::parse(R"j({"30":1,"41":1,"(none)":1})j")) << r.body;
+
+  // Thirty days back from twenty days ago: only u2's order.
+  r = c.Admin(http::verb::post, "/v1/segments/preview",
+              {{"expression", "count(\"Order Completed\", 30d) >= 1"}, {"as_of", FormatIso8601(kNow - 20 * kDay)}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.Json()["count"], 1);
+  EXPECT_EQ(r.Json()["sample"][0]["person_id"], PersonOf(c, "u2"));
+
+  r = c.Admin(http::verb::post, "/v1/segments/preview", {{"expression", "count(\"Order Completed\" >= 1"}});
+  ASSERT_EQ(r.status, 400);
+  EXPECT_EQ(r.Json()["field"], "expression");
+  EXPECT_EQ(r.Json()["line"], 1);
+  r = c.Admin(http::verb::post, "/v1/segments/preview", {{"expression", "tag(\"x\")"}, {"sample", 1001}});
+  EXPECT_EQ(r.Json()["field"], "sample");
+  r = c.Admin(http::verb::post, "/v1/segments/preview", {{"expression", "tag(\"x\")"}});
+  EXPECT_EQ(r.status, 404);
+  r = c.Admin(http::verb::post, "/v1/segments/preview", {{"expression", "trait.a = 1"}, {"as_of", "yesterday"}});
+  EXPECT_EQ(r.Json()["field"], "as_of");
+}
+
+TEST_F(ApiServerTest, SegmentsExportOverlapChangesAndMemberships) {
+  Client c = Connect();
+  SendAudienceData(c);
+  Reply r = c.Admin(http::verb::put, "/v1/segments/buyers",
+                    {{"expression", "count(\"Order Completed\") >= 1"}, {"description", "买过"}, {"owner", "ops"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.Json()["count"], 2);
+  EXPECT_EQ(r.Json()["expression"], "count(\"Order Completed\") >= 1");
+  ASSERT_EQ(c.Admin(http::verb::put, "/v1/tags/foshan", {{"rule", "trait.city = \"佛山\""}}).status, 200);
+  EXPECT_EQ(c.Get("/v1/segments").Json()["segments"].size(), 1u);
+
+  const PersonId u1 = PersonOf(c, "u1"), u2 = PersonOf(c, "u2"), u3 = PersonOf(c, "u3");
+  r = c.Get("/v1/segments/buyers/members?ns=email&traits=city,age");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.Header("Content-Type"), "text/csv; charset=utf-8");
+  const std::string hashed = identity::Pseudonymizer("test-hmac-key").HexDigest("email", "li.lei@example.com");
+  std::vector<std::string> rows = {"person_id,email,city,age", std::to_string(u1) + "," + hashed + ",佛山,30",
+                                   std::to_string(u2) + ",,广州,41"};
+  if (u2 < u1) std::swap(rows[1], rows[2]);
+  EXPECT_EQ(r.body, rows[0] + "\r\n" + rows[1] + "\r\n" + rows[2] + "\r\n");
+
+  r = c.Get("/v1/segments/buyers/members?ns=email&raw=true");
+  EXPECT_EQ(r.status, 403) << r.body;
+  r = c.Get("/v1/segments/buyers/members?ns=email&raw=true&format=ndjson&limit=5",
+            {{"Authorization", std::string("Bearer ") + kPiiKey}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find("{\"email\":\"li.lei@example.com\",\"person_id\":" + std::to_string(u1) + "}\n"),
+            std::string::npos) << r.body;
+  EXPECT_EQ(c.Get("/v1/tags/foshan/members?format=xml").status, 400);
+  r = c.Get("/v1/tags/foshan/members?limit=1");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "person_id,user_id\r\n" + std::to_string(std::min(u1, u3)) + "," + (u1 < u3 ? "u1" : "u3") + "\r\n");
+
+  r = c.Admin(http::verb::post, "/v1/segments/overlap", {{"segments", {"buyers", "tag:foshan"}}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.Json()["sizes"], json::parse("[2,2]"));
+  EXPECT_EQ(r.Json()["matrix"], json::parse("[[2,1],[1,2]]"));
+  r = c.Admin(http::verb::post, "/v1/segments/overlap", {{"segments", {"buyers"}}});
+  EXPECT_EQ(r.status, 400);
+  r = c.Admin(http::verb::post, "/v1/segments/overlap", {{"segments", {"buyers", "tag:nope"}}});
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.Json()["field"], "segments[1]");
+
+  r = c.Get("/v1/persons/user_id/u1/segments");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.Json(), (json{{"person_id", u1}, {"tags", {"foshan"}}, {"segments", {"buyers"}}}));
+  EXPECT_EQ(c.Get("/v1/persons/user_id/nobody/segments").status, 404);
+
+  // u3 orders and enters the segment.
+  ASSERT_EQ(c.Post("/v1/batch", json{{"batch", {OrderItem("u3", 20, kNow - 1000)}}}.dump()).status, 200);
+  r = c.Get("/v1/segments/buyers/changes");
+  ASSERT_EQ(r.status, 200) << r.body;
+  json changes = r.Json()["changes"];
+  ASSERT_EQ(changes.size(), 1u) << r.body;
+  EXPECT_EQ(changes[0]["person_id"], u3);
+  EXPECT_EQ(changes[0]["change"], "entered");
+  EXPECT_EQ(r.Json()["next"], "");
+  r = c.Get("/v1/segments/buyers/changes?limit=1");
+  EXPECT_EQ(r.Json()["next"], std::to_string(changes[0]["seq"].get<uint64_t>()));
+  r = c.Get("/v1/segments/buyers/changes?after=" + r.Json()["next"].get<std::string>());
+  EXPECT_EQ(r.Json()["changes"], json::array());
+  EXPECT_EQ(c.Get("/v1/segments/buyers/changes?since=later").status, 400);
+
+  r = c.Get("/v1/stats");
+  EXPECT_EQ(r.Json()["tags"], 1);
+  EXPECT_EQ(r.Json()["segments"], 1);
+  r = c.Get("/metrics");
+  EXPECT_NE(r.body.find("\nfacet_segments 1\n"), std::string::npos) << r.body;
+
+  EXPECT_EQ(c.Admin(http::verb::delete_, "/v1/segments/buyers", nullptr).status, 200);
+  EXPECT_EQ(c.Get("/v1/segments/buyers").status, 404);
+}
+
 TEST_F(ApiServerTest, ManyConcurrentClients) {
   std::vector<std::thread> threads;
   std::atomic<int> ok{0};
@@ -488,7 +735,7 @@ TEST_F(ApiServerTest, BusyPortIsUnavailable) {
   options.bind_address = "127.0.0.1";
   options.port = server_->port();
   options.threads = 1;
-  Server other(options, Services{pipeline_, graph_, profiles_, kv_, clock_});
+  Server other(options, Services{pipeline_, graph_, profiles_, kv_, clock_, audiences_});
   absl::Status s = other.Start();
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
   EXPECT_NE(std::string(s.message()).find(std::to_string(server_->port())), std::string::npos);

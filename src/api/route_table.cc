@@ -1,5 +1,6 @@
 #include "api/route_table.h"
 
+#include <algorithm>
 #include <cstdint>
 
 namespace facet::api {
@@ -8,19 +9,38 @@ namespace {
 struct RouteSpec {
   RouteId id;
   std::string_view pattern;
-  std::string_view allow;
+  std::string_view method;
+  std::string_view allow;  // every method of the pattern, for 405's Allow header
 };
 
+// Literal patterns come before parameter patterns of the same shape.
 constexpr RouteSpec kRoutes[] = {
-    {RouteId::kHealthz, "/healthz", "GET"},
-    {RouteId::kMetrics, "/metrics", "GET"},
-    {RouteId::kStats, "/v1/stats", "GET"},
-    {RouteId::kQuarantine, "/v1/quarantine", "GET"},
-    {RouteId::kPerson, "/v1/persons/{ns}/{value}", "GET"},
-    {RouteId::kPersonEvents, "/v1/persons/{ns}/{value}/events", "GET"},
-    {RouteId::kPersonMerges, "/v1/persons/{ns}/{value}/merges", "GET"},
-    {RouteId::kUndoMerge, "/v1/merges/{id}/undo", "POST"},
-    {RouteId::kEvent, "/v1/events/{messageId}", "GET"},
+    {RouteId::kHealthz, "/healthz", "GET", "GET"},
+    {RouteId::kMetrics, "/metrics", "GET", "GET"},
+    {RouteId::kStats, "/v1/stats", "GET", "GET"},
+    {RouteId::kQuarantine, "/v1/quarantine", "GET", "GET"},
+    {RouteId::kPerson, "/v1/persons/{ns}/{value}", "GET", "GET"},
+    {RouteId::kPersonEvents, "/v1/persons/{ns}/{value}/events", "GET", "GET"},
+    {RouteId::kPersonMerges, "/v1/persons/{ns}/{value}/merges", "GET", "GET"},
+    {RouteId::kPersonMemberships, "/v1/persons/{ns}/{value}/segments", "GET", "GET"},
+    {RouteId::kUndoMerge, "/v1/merges/{id}/undo", "POST", "POST"},
+    {RouteId::kEvent, "/v1/events/{messageId}", "GET", "GET"},
+    {RouteId::kListTags, "/v1/tags", "GET", "GET"},
+    {RouteId::kGetTag, "/v1/tags/{name}", "GET", "GET, PUT, DELETE"},
+    {RouteId::kPutTag, "/v1/tags/{name}", "PUT", "GET, PUT, DELETE"},
+    {RouteId::kDeleteTag, "/v1/tags/{name}", "DELETE", "GET, PUT, DELETE"},
+    {RouteId::kTagMembers, "/v1/tags/{name}/members", "GET", "GET, POST, DELETE"},
+    {RouteId::kAddTagMembers, "/v1/tags/{name}/members", "POST", "GET, POST, DELETE"},
+    {RouteId::kRemoveTagMembers, "/v1/tags/{name}/members", "DELETE", "GET, POST, DELETE"},
+    {RouteId::kTagChanges, "/v1/tags/{name}/changes", "GET", "GET"},
+    {RouteId::kListSegments, "/v1/segments", "GET", "GET"},
+    {RouteId::kPreviewSegment, "/v1/segments/preview", "POST", "POST"},
+    {RouteId::kSegmentOverlap, "/v1/segments/overlap", "POST", "POST"},
+    {RouteId::kGetSegment, "/v1/segments/{name}", "GET", "GET, PUT, DELETE"},
+    {RouteId::kPutSegment, "/v1/segments/{name}", "PUT", "GET, PUT, DELETE"},
+    {RouteId::kDeleteSegment, "/v1/segments/{name}", "DELETE", "GET, PUT, DELETE"},
+    {RouteId::kSegmentMembers, "/v1/segments/{name}/members", "GET", "GET"},
+    {RouteId::kSegmentChanges, "/v1/segments/{name}/changes", "GET", "GET"},
 };
 
 // Metric labels of the ingest endpoints; short forms count as their long form.
@@ -87,6 +107,31 @@ int HexValue(char c) {
 }
 
 }  // namespace
+
+bool IsAudienceRoute(RouteId id) {
+  switch (id) {
+    case RouteId::kListTags:
+    case RouteId::kGetTag:
+    case RouteId::kPutTag:
+    case RouteId::kDeleteTag:
+    case RouteId::kTagMembers:
+    case RouteId::kAddTagMembers:
+    case RouteId::kRemoveTagMembers:
+    case RouteId::kTagChanges:
+    case RouteId::kPreviewSegment:
+    case RouteId::kSegmentOverlap:
+    case RouteId::kListSegments:
+    case RouteId::kGetSegment:
+    case RouteId::kPutSegment:
+    case RouteId::kDeleteSegment:
+    case RouteId::kSegmentMembers:
+    case RouteId::kSegmentChanges:
+    case RouteId::kPersonMemberships:
+      return true;
+    default:
+      return false;
+  }
+}
 
 // ---------------------------------------------------------------------------
 // Paths and queries
@@ -184,21 +229,28 @@ absl::StatusOr<std::optional<RouteMatch>> MatchRoute(std::string_view method,
   }
   std::vector<std::string_view> segments = SplitPath(raw_path);
   std::vector<std::string_view> raw_params;
+  const RouteSpec* found = nullptr;
+  std::vector<std::string_view> found_params;
   for (const RouteSpec& spec : kRoutes) {
     if (!MatchPattern(spec.pattern, segments, &raw_params)) continue;
-    RouteMatch m;
-    m.id = spec.id;
-    m.route = spec.pattern;
-    m.allow = spec.allow;
-    m.method_allowed = method == spec.allow;
-    for (std::string_view p : raw_params) {
-      absl::StatusOr<std::string> decoded = PercentDecode(p);
-      if (!decoded.ok()) return decoded.status();
-      m.params.push_back(std::move(*decoded));
+    if (found == nullptr || (spec.method == method && found->method != method)) {
+      found = &spec;
+      found_params = raw_params;
     }
-    return std::optional<RouteMatch>(std::move(m));
+    if (found->method == method) break;
   }
-  return std::optional<RouteMatch>();
+  if (found == nullptr) return std::optional<RouteMatch>();
+  RouteMatch m;
+  m.id = found->id;
+  m.route = found->pattern;
+  m.allow = found->allow;
+  m.method_allowed = found->method == method;
+  for (std::string_view p : found_params) {
+    absl::StatusOr<std::string> decoded = PercentDecode(p);
+    if (!decoded.ok()) return decoded.status();
+    m.params.push_back(std::move(*decoded));
+  }
+  return std::optional<RouteMatch>(std::move(m));
 }
 
 std::string_view RouteTemplate(std::string_view raw_path) {
@@ -215,7 +267,9 @@ std::string_view RouteTemplate(std::string_view raw_path) {
 
 std::vector<std::string> AllRouteTemplates() {
   std::vector<std::string> out;
-  for (const RouteSpec& spec : kRoutes) out.emplace_back(spec.pattern);
+  for (const RouteSpec& spec : kRoutes) {
+    if (std::find(out.begin(), out.end(), spec.pattern) == out.end()) out.emplace_back(spec.pattern);
+  }
   for (ingest::Endpoint e : kAllEndpoints) out.emplace_back(IngestTemplate(e));
   return out;
 }

@@ -25,7 +25,28 @@ enum class RouteId {
   kEvent,
   kStats,
   kQuarantine,
+  // Tags, segments and memberships (AudienceRoutes).
+  kListTags,
+  kGetTag,
+  kPutTag,
+  kDeleteTag,
+  kTagMembers,
+  kAddTagMembers,
+  kRemoveTagMembers,
+  kTagChanges,
+  kPreviewSegment,
+  kSegmentOverlap,
+  kListSegments,
+  kGetSegment,
+  kPutSegment,
+  kDeleteSegment,
+  kSegmentMembers,
+  kSegmentChanges,
+  kPersonMemberships,
 };
+
+// True for the routes AudienceRoutes serves.
+bool IsAudienceRoute(RouteId id);
 
 // Methods of the ingest endpoints (OPTIONS for CORS preflight).
 inline constexpr std::string_view kIngestMethods = "POST, OPTIONS";
@@ -42,14 +63,18 @@ struct RouteMatch {
 // Matches `raw_path` (percent-encoded, without the query) against the route
 // table. nullopt when no route has this path; InvalidArgument when a path
 // parameter is not a valid percent-encoding of UTF-8 text. Ingest endpoints
-// are labelled by their long form ("/v1/t" -> "/v1/track").
+// are labelled by their long form ("/v1/t" -> "/v1/track"). Where several
+// routes share a path (GET, PUT and DELETE of /v1/tags/{name}), the one for
+// `method` wins; a literal segment beats a parameter for the same method
+// (POST /v1/segments/preview), and a parameter route still serves the other
+// methods (PUT /v1/segments/preview defines a segment named "preview").
 absl::StatusOr<std::optional<RouteMatch>> MatchRoute(std::string_view method,
                                                      std::string_view raw_path);
 
 // The template of the route `raw_path` belongs to, or kUnmatchedRoute.
 std::string_view RouteTemplate(std::string_view raw_path);
 
-// Every route template (not kUnmatchedRoute), for Metrics.
+// Every route template once (not kUnmatchedRoute), for Metrics.
 std::vector<std::string> AllRouteTemplates();
 
 // Decodes %XX escapes ("+" stays "+"). InvalidArgument for a malformed

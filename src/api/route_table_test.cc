@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace facet::api {
 namespace {
 
@@ -115,6 +117,94 @@ TEST(RouteTableTest, TemplatesNeverContainRawValues) {
   EXPECT_NE(std::find(all.begin(), all.end(), "/v1/events/{messageId}"), all.end());
   EXPECT_NE(std::find(all.begin(), all.end(), "/v1/alias"), all.end());
   EXPECT_EQ(std::find(all.begin(), all.end(), "/v1/a"), all.end());
+}
+
+TEST(RouteTableTest, OnePathServesSeveralMethods) {
+  auto m = MatchRoute("GET", "/v1/tags/%E9%AB%98%E4%BB%B7%E5%80%BC");
+  ASSERT_TRUE(m.ok() && m->has_value());
+  EXPECT_EQ((*m)->id, RouteId::kGetTag);
+  EXPECT_EQ((*m)->route, "/v1/tags/{name}");
+  EXPECT_EQ((*m)->params, (std::vector<std::string>{"高价值"}));
+  EXPECT_TRUE((*m)->method_allowed);
+
+  m = MatchRoute("PUT", "/v1/tags/vip");
+  ASSERT_TRUE(m.ok() && m->has_value());
+  EXPECT_EQ((*m)->id, RouteId::kPutTag);
+  m = MatchRoute("DELETE", "/v1/tags/vip");
+  ASSERT_TRUE(m.ok() && m->has_value());
+  EXPECT_EQ((*m)->id, RouteId::kDeleteTag);
+
+  m = MatchRoute("POST", "/v1/tags/vip");
+  ASSERT_TRUE(m.ok() && m->has_value());
+  EXPECT_FALSE((*m)->method_allowed);
+  EXPECT_EQ((*m)->allow, "GET, PUT, DELETE");
+  EXPECT_EQ((*m)->route, "/v1/tags/{name}");
+
+  m = MatchRoute("POST", "/v1/tags/vip/members");
+  ASSERT_TRUE(m.ok() && m->has_value());
+  EXPECT_EQ((*m)->id, RouteId::kAddTagMembers);
+  m = MatchRoute("DELETE", "/v1/tags/vip/members");
+  ASSERT_TRUE(m.ok() && m->has_value());
+  EXPECT_EQ((*m)->id, RouteId::kRemoveTagMembers);
+  m = MatchRoute("GET", "/v1/tags/vip/members");
+  ASSERT_TRUE(m.ok() && m->has_value());
+  EXPECT_EQ((*m)->id, RouteId::kTagMembers);
+}
+
+TEST(RouteTableTest, LiteralSegmentRoutesBeatNamesForTheirMethod) {
+  auto m = MatchRoute("POST", "/v1/segments/preview");
+  ASSERT_TRUE(m.ok() && m->has_value());
+  EXPECT_EQ((*m)->id, RouteId::kPreviewSegment);
+  EXPECT_EQ((*m)->route, "/v1/segments/preview");
+
+  m = MatchRoute("POST", "/v1/segments/overlap");
+  ASSERT_TRUE(m.ok() && m->has_value());
+  EXPECT_EQ((*m)->id, RouteId::kSegmentOverlap);
+
+  // Other methods reach the segment of that name.
+  m = MatchRoute("GET", "/v1/segments/preview");
+  ASSERT_TRUE(m.ok() && m->has_value());
+  EXPECT_EQ((*m)->id, RouteId::kGetSegment);
+  EXPECT_EQ((*m)->params, (std::vector<std::string>{"preview"}));
+  m = MatchRoute("PUT", "/v1/segments/overlap");
+  ASSERT_TRUE(m.ok() && m->has_value());
+  EXPECT_EQ((*m)->id, RouteId::kPutSegment);
+
+  m = MatchRoute("PATCH", "/v1/segments/lapsed");
+  ASSERT_TRUE(m.ok() && m->has_value());
+  EXPECT_FALSE((*m)->method_allowed);
+  EXPECT_EQ((*m)->allow, "GET, PUT, DELETE");
+}
+
+TEST(RouteTableTest, AudienceRoutes) {
+  struct Case {
+    std::string_view method, path;
+    RouteId id;
+  };
+  for (const Case& c : {Case{"GET", "/v1/tags", RouteId::kListTags},
+                        Case{"GET", "/v1/tags/a/changes", RouteId::kTagChanges},
+                        Case{"GET", "/v1/segments", RouteId::kListSegments},
+                        Case{"GET", "/v1/segments/a/members", RouteId::kSegmentMembers},
+                        Case{"GET", "/v1/segments/a/changes", RouteId::kSegmentChanges},
+                        Case{"GET", "/v1/persons/user_id/u1/segments", RouteId::kPersonMemberships}}) {
+    auto m = MatchRoute(c.method, c.path);
+    ASSERT_TRUE(m.ok() && m->has_value()) << c.path;
+    EXPECT_EQ((*m)->id, c.id) << c.path;
+    EXPECT_TRUE((*m)->method_allowed) << c.path;
+    EXPECT_TRUE(IsAudienceRoute(c.id)) << c.path;
+  }
+  EXPECT_FALSE(IsAudienceRoute(RouteId::kPerson));
+  EXPECT_FALSE(IsAudienceRoute(RouteId::kIngest));
+}
+
+TEST(RouteTableTest, TemplatesAreListedOnce) {
+  std::vector<std::string> all = AllRouteTemplates();
+  EXPECT_EQ(std::count(all.begin(), all.end(), "/v1/tags/{name}"), 1);
+  EXPECT_EQ(std::count(all.begin(), all.end(), "/v1/tags/{name}/members"), 1);
+  EXPECT_EQ(std::count(all.begin(), all.end(), "/v1/segments/preview"), 1);
+  std::vector<std::string> sorted = all;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(std::adjacent_find(sorted.begin(), sorted.end()), sorted.end());
 }
 
 }  // namespace

@@ -181,7 +181,8 @@ Router::Router(const ServerOptions& options, Services services, Metrics& metrics
       parse_options_(options.parse),
       keys_(options.write_keys, options.admin_keys),
       services_(services),
-      metrics_(metrics) {}
+      metrics_(metrics),
+      audiences_(options, services) {}
 
 void Router::Handle(Request request, Reply reply) {
   Responder respond(std::move(reply));
@@ -232,6 +233,10 @@ void Router::Dispatch(const RouteMatch& m, Request& request, const Responder& re
     respond(std::move(r));
     return;
   }
+  if (IsAudienceRoute(m.id)) {
+    audiences_.Handle(m, request, respond);
+    return;
+  }
   switch (m.id) {
     case RouteId::kMetrics:
       respond(MetricsText());
@@ -257,8 +262,7 @@ void Router::Dispatch(const RouteMatch& m, Request& request, const Responder& re
     case RouteId::kQuarantine:
       respond(Quarantine(request));
       return;
-    case RouteId::kHealthz:
-    case RouteId::kIngest:
+    default:
       break;
   }
   respond(ErrorResponse(500, "unhandled route"));
@@ -345,6 +349,7 @@ Response Router::MetricsText() const {
   Response r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   r.body = metrics_.Render(s);
+  r.body += audiences_.MetricsText();
   return r;
 }
 
@@ -462,6 +467,7 @@ Response Router::Event(std::string_view message_id) const {
 
 Response Router::Stats() const {
   const ingest::PipelineCounters& c = services_.pipeline.counters();
+  const AudienceRoutes::Counts a = audiences_.counts();
   return JsonResponse(200, json{{"events", c.events_total.load()},
                                 {"persons", c.persons.load()},
                                 {"identities", c.identities.load()},
@@ -469,7 +475,10 @@ Response Router::Stats() const {
                                 {"merge_refusals", c.merge_refusals.load()},
                                 {"accepted", c.events_accepted.load()},
                                 {"rejected", c.events_rejected.load()},
-                                {"deduplicated", c.events_deduplicated.load()}});
+                                {"deduplicated", c.events_deduplicated.load()},
+                                {"tags", a.tags},
+                                {"segments", a.segments},
+                                {"audience_bitmap_bytes", a.bitmap_bytes}});
 }
 
 Response Router::Quarantine(const Request& request) const {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "api/audience_routes.h"
 #include "api/auth.h"
 #include "api/metrics.h"
 #include "api/route_table.h"
@@ -82,6 +83,7 @@ class Router {
   const KeyRing keys_;
   Services services_;
   Metrics& metrics_;
+  const AudienceRoutes audiences_;
 };
 
 }  // namespace facet::api

@@ -1,5 +1,6 @@
 // Facet's HTTP/1.1 server: the REST API (ingest of Segment-compatible events,
-// persons, merges, events, stats, quarantine), /healthz and /metrics.
+// persons, merges, events, stats, quarantine, tags and segments), /healthz
+// and /metrics.
 //
 //   api::ServerOptions options;
 //   options.port = 8080;
@@ -31,6 +32,7 @@
 #include "ingest/pipeline.h"
 #include "ingest/segment_parser.h"
 #include "profiles/profile_store.h"
+#include "segments/audience_engine.h"
 #include "store/kv_store.h"
 
 namespace facet::api {
@@ -47,6 +49,10 @@ struct ServerOptions {
   // KEY") may call every endpoint.
   std::vector<std::string> write_keys;
   std::vector<std::string> admin_keys;
+  // Admin keys that may export raw values of PII namespaces (email, phone,
+  // ...; IdentityOptions::pii_namespaces) from member exports; others get
+  // keyed hashes. Empty: nobody.
+  std::vector<std::string> pii_keys;
   // Largest request body; larger requests get 413. A compressed body is
   // limited again after decompression.
   size_t max_body_bytes = 500 * 1024;
@@ -62,6 +68,7 @@ struct Services {
   profiles::ProfileStore& profiles;
   store::KvStore& kv;
   const Clock& clock;
+  segments::AudienceEngine& audiences;  // read under pipeline.LockForRead(); change via pipeline.Execute()
 };
 
 class Server {

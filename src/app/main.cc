@@ -1,4 +1,4 @@
-// The `facet` binary: serve, import, demo.
+// The `facet` binary: serve, import, demo, tags.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -7,6 +7,7 @@
 
 #include "app/config.h"
 #include "app/serve.h"
+#include "app/tags_command.h"
 #include "base/status.h"
 #include "base/time_format.h"
 #include "demo/demo.h"
@@ -32,7 +33,7 @@ int main(int argc, char** argv) {
   int port = -1;
   int threads = -1;
   std::string bind;
-  std::vector<std::string> write_keys, admin_keys;
+  std::vector<std::string> write_keys, admin_keys, pii_keys;
   serve->add_option("--config", config_file, "YAML config file (see docs/configuration.md)")->check(CLI::ExistingFile);
   serve->add_option("--port", port, "TCP port (default 8080; 0 picks a free port)")->check(CLI::Range(0, 65535));
   serve->add_option("--bind", bind, "Address to listen on (default 0.0.0.0)");
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
   serve->add_option("--threads", threads, "HTTP threads (default: all cores)")->check(CLI::Range(0, 256));
   serve->add_option("--write-key", write_keys, "Write key (public; may only send events). Repeatable");
   serve->add_option("--admin-key", admin_keys, "Admin key (secret; every other endpoint). Repeatable");
+  serve->add_option("--pii-key", pii_keys, "Admin key that may export raw PII (email, phone). Repeatable");
 
   // import
   auto* import = app.add_subcommand("import", "Stream CSV or NDJSON files into a running server");
@@ -65,6 +67,21 @@ int main(int argc, char** argv) {
   std::string demo_end;
   demo->add_option("--end", demo_end, "End of the generated history, ISO-8601 (default: now); fixes the timestamps too");
 
+  // tags
+  auto* tags = app.add_subcommand("tags", "Load or list the tag system (标签体系) of a running server");
+  tags->require_subcommand(1);
+  facet::app::TagsOptions tags_options;
+  std::string pack_file;
+  bool dry_run = false;
+  auto* tags_load = tags->add_subcommand("load", "Create or update every tag of a YAML tag pack (examples/tags/README.md)");
+  tags_load->add_option("file", pack_file, "Tag pack (YAML)")->required()->check(CLI::ExistingFile);
+  tags_load->add_flag("--dry-run", dry_run, "Only check the file; send nothing");
+  auto* tags_list = tags->add_subcommand("list", "Print the server's tag tree with member counts");
+  for (auto* sub : {tags_load, tags_list}) {
+    sub->add_option("--url", tags_options.url, "Server URL")->default_val("http://127.0.0.1:8080");
+    sub->add_option("--key", tags_options.admin_key, "Admin key (default $FACET_ADMIN_KEY)")->envname("FACET_ADMIN_KEY");
+  }
+
   CLI11_PARSE(app, argc, argv);
 
   if (*serve) {
@@ -78,6 +95,7 @@ int main(int argc, char** argv) {
     if (!bind.empty()) config.server.bind_address = bind;
     for (auto& k : write_keys) config.server.write_keys.push_back(k);
     for (auto& k : admin_keys) config.server.admin_keys.push_back(k);
+    for (auto& k : pii_keys) config.server.pii_keys.push_back(k);
     if (auto s = facet::app::Serve(std::move(config)); !s.ok()) return Fail(s);
     return 0;
   }
@@ -94,6 +112,24 @@ int main(int argc, char** argv) {
     }
     auto summary = facet::demo::RunDemo(demo_options);
     if (!summary.ok()) return Fail(summary.status());
+    return 0;
+  }
+  if (*tags_load) {
+    auto pack = facet::app::ReadTagPack(pack_file);
+    if (!pack.ok()) return Fail(pack.status());
+    if (dry_run) {
+      std::printf("%s: %zu tags OK (dry run; nothing sent)\n", pack_file.c_str(), pack->tags.size());
+      return 0;
+    }
+    if (tags_options.admin_key.empty()) return Fail(absl::InvalidArgumentError("tags load needs --key (an admin key)"));
+    auto summary = facet::app::LoadTagPack(*pack, tags_options, stderr);
+    if (!summary.ok()) return Fail(summary.status());
+    std::printf("loaded %zu tags, %zu failed\n", summary->loaded, summary->failed);
+    return summary->failed == 0 ? 0 : 3;
+  }
+  if (*tags_list) {
+    if (tags_options.admin_key.empty()) return Fail(absl::InvalidArgumentError("tags list needs --key (an admin key)"));
+    if (auto s = facet::app::ListServerTags(tags_options, stdout); !s.ok()) return Fail(s);
     return 0;
   }
   return 0;

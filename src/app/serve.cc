@@ -45,12 +45,14 @@ absl::Status Serve(Config config) {
   identity::IdentityGraph graph(*kv, config.server.parse.identity);
   profiles::ProfileStore profiles(*kv);
   SystemClock clock;
+  segments::AudienceEngine audiences(*kv, graph, profiles, config.segments);
   ingest::Pipeline pipeline(*kv, graph, profiles, clock, config.pipeline);
+  pipeline.SetAudienceEngine(&audiences);
   RETURN_IF_ERROR(Annotate(pipeline.Start(), "recovering " + config.data_dir));
   const double recovery_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
-  api::Server server(config.server, api::Services{pipeline, graph, profiles, *kv, clock});
+  api::Server server(config.server, api::Services{pipeline, graph, profiles, *kv, clock, audiences});
   RETURN_IF_ERROR(server.Start());
   std::fprintf(stderr,
                "facet: recovered %llu events, %llu persons in %.2f s\n"

@@ -8,19 +8,6 @@
 
 namespace facet::importer {
 
-void AppendCsvField(std::string* out, std::string_view field) {
-  if (field.find_first_of(",\"\r\n") == std::string_view::npos) {
-    out->append(field);
-    return;
-  }
-  out->push_back('"');
-  for (char c : field) {
-    if (c == '"') out->push_back('"');
-    out->push_back(c);
-  }
-  out->push_back('"');
-}
-
 Ledger::Ledger(std::string reject_path, std::vector<std::string> inputs)
     : path_(std::move(reject_path)), inputs_(std::move(inputs)) {}
 

@@ -15,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "importer/row_transform.h"
+#include "base/csv_field.h"
 
 namespace facet::importer {
 
@@ -51,7 +52,6 @@ class Ledger {
   absl::Status error_;
 };
 
-// Appends `field` to `out` as a CSV field, quoted when needed.
-void AppendCsvField(std::string* out, std::string_view field);
+using facet::AppendCsvField;
 
 }  // namespace facet::importer

@@ -517,7 +517,7 @@ absl::Status Catalog::PutTag(TagDef def, TimeMs now, store::WriteBatch* batch) {
       State::Def* pd = s.Find(false, p);
       p = pd ? pd->tag.parent : "";
     }
-    if (s.Depth(def.parent) + 1 > static_cast<int>(s.options.max_depth)) {
+    if (s.Depth(def.parent) > static_cast<int>(s.options.max_depth)) {
       return absl::InvalidArgumentError(StrCat("tag '", def.name, "' under '", def.parent,
                                                      "' would be deeper than ", s.options.max_depth, " levels"));
     }
@@ -758,18 +758,34 @@ absl::StatusOr<const tags::Bitmap*> Catalog::SegmentMembers(std::string_view nam
   return &d->members;
 }
 
-absl::StatusOr<tags::Bitmap> Catalog::Evaluate(std::string_view expression, std::optional<TimeMs> as_of,
-                                               TimeMs now) const {
-  State& s = *state_;
+absl::StatusOr<CompiledExpr> Catalog::CompileOneOff(std::string_view expression) const {
+  const State& s = *state_;
   ASSIGN_OR_RETURN(Expr e, Parse(expression));
   EvalOptions options = s.options.eval;
   options.intern = false;
-  ASSIGN_OR_RETURN(CompiledExpr c, Compile(e, s.table, s.Lookup(), options));
+  return Compile(e, s.table, s.Lookup(), options);
+}
+
+absl::StatusOr<tags::Bitmap> Catalog::Evaluate(std::string_view expression, std::optional<TimeMs> as_of,
+                                               TimeMs now) const {
+  State& s = *state_;
+  ASSIGN_OR_RETURN(CompiledExpr c, CompileOneOff(expression));
   if (as_of) {
     State::AsOfRefs refs(s);
     return c.Select(s.table.live(), *as_of, &refs);
   }
   return c.Select(s.table.live(), now, const_cast<Catalog*>(this));
+}
+
+absl::StatusOr<uint64_t> Catalog::Count(std::string_view expression, std::optional<TimeMs> as_of,
+                                        TimeMs now) const {
+  State& s = *state_;
+  ASSIGN_OR_RETURN(CompiledExpr c, CompileOneOff(expression));
+  if (as_of) {
+    State::AsOfRefs refs(s);
+    return c.Count(s.table.live(), *as_of, &refs);
+  }
+  return c.Count(s.table.live(), now, const_cast<Catalog*>(this));
 }
 
 void Catalog::MembershipOf(PersonId person, std::vector<std::string>* tags, std::vector<std::string>* segments) const {

@@ -123,6 +123,10 @@ class Catalog : public RefResolver {
   // Does not change the catalog or the table: safe beside other readers.
   absl::StatusOr<tags::Bitmap> Evaluate(std::string_view expression, std::optional<TimeMs> as_of, TimeMs now) const;
 
+  // The size of Evaluate()'s result, faster when nothing but the count is
+  // needed.
+  absl::StatusOr<uint64_t> Count(std::string_view expression, std::optional<TimeMs> as_of, TimeMs now) const;
+
   // Tags and segments `person` is in now (names).
   void MembershipOf(PersonId person, std::vector<std::string>* tags, std::vector<std::string>* segments) const;
 
@@ -163,6 +167,9 @@ class Catalog : public RefResolver {
   const NumericIndex* LiveAggregate(std::string_view key) override;
 
  private:
+  // Compiles an expression for one evaluation, without interning its names.
+  absl::StatusOr<CompiledExpr> CompileOneOff(std::string_view expression) const;
+
   struct State;
   std::unique_ptr<State> state_;
 };

@@ -47,6 +47,7 @@ struct Node {
   EventFilter filter;
   uint32_t value_key = 0;  // sum/avg/min/max: "properties.<path>"
   int aggregate = -1;      // index into Flags::aggregates (aggregate operands)
+  Operand source;          // aggregate operands: as written, for rewrites
   TimeMs window_ms = 0;
   int from_hour = 0, to_hour = 0;
 
@@ -146,6 +147,7 @@ absl::Status CompileOperand(const Operand& o, const Names& names, const RefLooku
       n->cost = kEventCost;
       if (!o.value_path.empty()) n->value_key = names(JoinPath("properties", o.value_path));
       RETURN_IF_ERROR(CompileFilter(o.event, o.where, names, refs, flags, &n->filter));
+      n->source = o;
       {
         std::string key = AggregateKey(o);
         auto it = std::find(flags->aggregates.begin(), flags->aggregates.end(), key);
@@ -486,6 +488,28 @@ struct CompiledExpr::Impl {
     return nullptr;
   }
 
+  // days_since_last(E, ...) < v holds exactly when some E falls in the last
+  // ceil(v) days: the predicate `count(E, ...) >= 1` over the window of
+  // those days. Pushes that from a live count column, when one is kept.
+  bool RecentFormula(const Node& n, RefResolver* refs, tags::BitmapFormula* f) const {
+    if (n.operand != Operand::Kind::kAggregate || n.fn != AggregateFn::kDaysSinceLast || !refs) return false;
+    if (n.kind != Expr::Kind::kCompare || (n.op != CompareOp::kLt && n.op != CompareOp::kLe)) return false;
+    const double* v = std::get_if<double>(&n.values[0]);
+    if (!v || !(*v > 0) || *v > 1e6) return false;
+    // Whole days d satisfy d < v (or d <= v) exactly when d <= m.
+    double m = n.op == CompareOp::kLt ? std::ceil(*v) - 1 : std::floor(*v);
+    if (m < 0) return false;
+    Operand count = n.source;
+    count.fn = AggregateFn::kCount;
+    count.value_path.clear();
+    TimeMs window = static_cast<TimeMs>(m + 1) * kDayMs;
+    count.window_ms = n.window_ms > 0 ? std::min(n.window_ms, window) : window;
+    const NumericIndex* c = refs->LiveAggregate(AggregateKey(count));
+    if (!c || !c->indexed()) return false;
+    f->Push(c->present()).Push(*c->AtMost(1, false)).AndNot();
+    return true;
+  }
+
   // Appends to `f` the persons for which numeric predicate n holds, from the
   // range index of `c`. False when n is not such a predicate.
   static bool RangeFormula(const Node& n, const NumericIndex& c, tags::BitmapFormula* f) {
@@ -538,7 +562,8 @@ struct CompiledExpr::Impl {
       case Expr::Kind::kCompare:
       case Expr::Kind::kBetween: {
         const NumericIndex* c = Column(n, refs);
-        return c && RangeFormula(n, *c, f);
+        if (c && RangeFormula(n, *c, f)) return true;
+        return RecentFormula(n, refs, f);
       }
       default: return false;
     }
@@ -640,7 +665,19 @@ CompiledExpr::CompiledExpr(CompiledExpr&&) noexcept = default;
 CompiledExpr& CompiledExpr::operator=(CompiledExpr&&) noexcept = default;
 
 tags::Bitmap CompiledExpr::Select(const tags::Bitmap& candidates, TimeMs as_of, RefResolver* refs) const {
-  return impl_->Select(impl_->root, candidates & impl_->table->live(), as_of, refs);
+  const tags::Bitmap& live = impl_->table->live();
+  if (&candidates == &live) return impl_->Select(impl_->root, live, as_of, refs);
+  return impl_->Select(impl_->root, candidates & live, as_of, refs);
+}
+
+uint64_t CompiledExpr::Count(const tags::Bitmap& candidates, TimeMs as_of, RefResolver* refs) const {
+  const tags::Bitmap& live = impl_->table->live();
+  tags::BitmapFormula f;
+  if (&candidates == &live && impl_->Formula(impl_->root, refs, &f)) {
+    absl::StatusOr<uint64_t> n = tags::CountFormula(f, live);
+    if (n.ok()) return *n;
+  }
+  return Select(candidates, as_of, refs).Cardinality();
 }
 
 bool CompiledExpr::Matches(PersonId person, TimeMs as_of, RefResolver* refs, TimeMs* next_change) const {

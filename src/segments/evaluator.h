@@ -70,6 +70,10 @@ class CompiledExpr {
   // Persons of `candidates` the expression selects at `as_of`.
   tags::Bitmap Select(const tags::Bitmap& candidates, TimeMs as_of, RefResolver* refs) const;
 
+  // The number of persons Select() would return, without building the set
+  // when the whole expression is a bitmap formula.
+  uint64_t Count(const tags::Bitmap& candidates, TimeMs as_of, RefResolver* refs) const;
+
   // Whether live person `person` is selected at `as_of`. `next_change`
   // (optional) is lowered to the earliest instant after as_of at which the
   // answer may change with no new event (window ends, day boundaries, events

@@ -622,7 +622,29 @@ TEST(CatalogDifferentialTest, IncrementalMembershipEqualsRecompute) {
       if (i > 0) def.expression += " OR segment(\"s" + std::to_string(i - 1) + "\")";
       ASSERT_TRUE(catalog.PutSegment(def, now, &batch).ok());
     }
+    // Live count columns that days_since_last comparisons are answered from.
+    for (const char* rule : {R"(count("Order Completed", 31d) > 100)",
+                             R"(count("Order Completed" WHERE properties.revenue > 100, 31d) > 100)"}) {
+      TagDef def;
+      def.name = "live" + std::to_string(rules.size());
+      def.rule = rule;
+      ASSERT_TRUE(catalog.PutTag(def, now, &batch).ok());
+      rules.emplace_back(def.name, rule);
+    }
+    const std::vector<std::string> recent = {
+        R"(days_since_last("Order Completed") <= 30)",
+        R"(days_since_last("Order Completed") < 30.5)",
+        R"(tag("m1") AND days_since_last("Order Completed" WHERE properties.revenue > 100, 60d) < 31)",
+        R"(NOT days_since_last("Order Completed") <= 30)"};
     auto check = [&](const std::string& when) {
+      for (const std::string& text : recent) {
+        absl::StatusOr<tags::Bitmap> want = catalog.Evaluate(text, now, now);
+        absl::StatusOr<tags::Bitmap> live = catalog.Evaluate(text, std::nullopt, now);
+        absl::StatusOr<uint64_t> count = catalog.Count(text, std::nullopt, now);
+        ASSERT_TRUE(want.ok() && live.ok() && count.ok());
+        ASSERT_EQ(live->ToVector(), want->ToVector()) << when << " (live): " << text;
+        ASSERT_EQ(*count, want->Cardinality()) << when << " (count): " << text;
+      }
       for (const auto& [name, text] : rules) {
         absl::StatusOr<tags::Bitmap> want = catalog.Evaluate(text, now, now);
         ASSERT_TRUE(want.ok()) << want.status();

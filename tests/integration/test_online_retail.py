@@ -17,11 +17,14 @@ examples/online-retail/mapping.yaml, and checks:
     independently of the importer;
   * guests (no CustomerID) are persons keyed by anonymous_id guest-<InvoiceNo>;
   * GET /v1/stats counts one event per invoice, and importing again stores
-    nothing twice.
+    nothing twice;
+  * audience previews as of the file's last invoice give the counts the same
+    questions give in SQL (SQLite) over the CSV.
 
 Exits 77 (skipped) when the data file is not there.
 """
 
+import calendar
 import collections
 import csv
 import decimal
@@ -117,6 +120,17 @@ class Server:
         except urllib.error.HTTPError as e:
             return e.code, None
 
+    def post(self, path, body):
+        """POST JSON with the admin key; returns (status, parsed JSON or None)."""
+        req = urllib.request.Request(self.url + path, data=json.dumps(body).encode(),
+                                     headers={"Authorization": "Bearer " + ADMIN_KEY,
+                                              "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=120) as r:
+                return r.status, json.loads(r.read() or b"null")
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"null")
+
     def log_tail(self, n=40):
         try:
             with open(self.log_path, "r", errors="replace") as f:
@@ -167,6 +181,73 @@ def expected_from_csv(path):
         "revenue": revenue,
         "countries": {c: latest[c][1] for c in customers},
     }
+
+
+# Audience questions asked of Facet (as of the file's last day) and, in SQL,
+# of the CSV itself: (expression, SQL condition over per-person columns).
+AUDIENCE_QUESTIONS = [
+    ('count("Order Completed", 90d) >= 2',
+     "(SELECT count(*) FROM inv i WHERE i.person = p.person AND NOT i.refund"
+     " AND i.t > :as_of - 90 * 86400000 AND i.t <= :as_of) >= 2"),
+    ('sum("Order Completed", properties.revenue, 365d) > 1000',
+     "COALESCE((SELECT sum(i.revenue) FROM inv i WHERE i.person = p.person AND NOT i.refund"
+     " AND i.t > :as_of - 365 * 86400000 AND i.t <= :as_of), 0) > 1000"),
+    ('days_since_last("Order Completed") > 90',
+     "(SELECT (:as_of - max(i.t)) / 86400000 FROM inv i WHERE i.person = p.person AND NOT i.refund"
+     " AND i.t <= :as_of) > 90"),
+    ('count("Order Refunded") >= 1 AND NOT count("Order Completed", 180d) >= 1',
+     "EXISTS (SELECT 1 FROM inv i WHERE i.person = p.person AND i.refund AND i.t <= :as_of)"
+     " AND NOT EXISTS (SELECT 1 FROM inv i WHERE i.person = p.person AND NOT i.refund"
+     " AND i.t > :as_of - 180 * 86400000 AND i.t <= :as_of)"),
+    ('avg("Order Completed", properties.revenue) > 500 OR count("Order Completed" WHERE properties.revenue > 5000) >= 1',
+     "COALESCE((SELECT avg(i.revenue) FROM inv i WHERE i.person = p.person AND NOT i.refund"
+     " AND i.t <= :as_of), 0) > 500 OR EXISTS (SELECT 1 FROM inv i WHERE i.person = p.person"
+     " AND NOT i.refund AND i.revenue > 5000 AND i.t <= :as_of)"),
+]
+
+
+def audience_counts_in_sql(path):
+    """Per question, the persons SQL over the CSV selects, as of its last invoice."""
+    import sqlite3
+    invoices = {}
+    with open(path, newline="", encoding="utf-8") as f:
+        for r in csv.DictReader(f):
+            invoice = r["InvoiceNo"]
+            customer = r["CustomerID"].strip()
+            if customer.endswith(".0"):
+                customer = customer[:-2]
+            person = customer or "guest-" + invoice
+            when = calendar.timegm(time.strptime(r["InvoiceDate"], "%Y-%m-%d %H:%M:%S")) * 1000
+            inv = invoices.setdefault(invoice, [person, invoice.startswith("C"), when, decimal.Decimal(0)])
+            inv[3] += decimal.Decimal(r["Quantity"]) * decimal.Decimal(r["UnitPrice"])
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE inv(invoice TEXT, person TEXT, refund INTEGER, t INTEGER, revenue REAL)")
+    db.executemany("INSERT INTO inv VALUES(?,?,?,?,?)",
+                   [(k, v[0], int(v[1]), v[2], float(v[3].quantize(decimal.Decimal("0.01"),
+                                                                 rounding=decimal.ROUND_HALF_UP)))
+                    for k, v in invoices.items()])
+    db.execute("CREATE INDEX inv_person ON inv(person)")
+    db.execute("CREATE TABLE persons AS SELECT DISTINCT person FROM inv")
+    as_of = db.execute("SELECT max(t) FROM inv").fetchone()[0]
+    counts = []
+    for _, condition in AUDIENCE_QUESTIONS:
+        sql = "SELECT count(*) FROM persons p WHERE " + condition.replace(":as_of", str(as_of))
+        counts.append(db.execute(sql).fetchone()[0])
+    return as_of, counts
+
+
+def check_audiences(checks, server):
+    """Previews as of the last day give the counts SQL gives over the CSV."""
+    as_of, want = audience_counts_in_sql(DATA)
+    as_of_text = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(as_of / 1000))
+    for (expression, _), expected in zip(AUDIENCE_QUESTIONS, want):
+        status, body = server.post("/v1/segments/preview",
+                                   {"expression": expression, "as_of": as_of_text, "sample": 0})
+        got = (body or {}).get("count")
+        checks.expect(status == 200 and got == expected,
+                      f"preview {expression!r} as of {as_of_text}: {status} count {got}, SQL says {expected}")
+        print(f"audience {expression!r}: facet {got}, SQL {expected}, "
+              f"{(body or {}).get('took_ms')} ms")
 
 
 def parse_summary(text):
@@ -311,6 +392,7 @@ def main():
             print(f"checked {checked} customers (a random sample of {sampled} and the top "
                   f"{top} by revenue first, then all others)")
             check_guests(checks, server, expected)
+            check_audiences(checks, server)
 
             again, _ = run_import(server, workdir)
             check_accounting(checks, again, expected, "second import")
