@@ -27,6 +27,11 @@ if [ ! -f "$DATA_DIR/.demo-loaded" ]; then
   "$BIN" demo --url "$URL" --write-key "$WRITE_KEY" --persons "$PERSONS"
   touch "$DATA_DIR/.demo-loaded"
 fi
+if [ ! -f "$DATA_DIR/.tags-loaded" ]; then
+  echo "Loading the retail tag pack (examples/tags/retail-pack.yaml)..."
+  "$BIN" tags load examples/tags/retail-pack.yaml --url "$URL" --key "$ADMIN_KEY"
+  touch "$DATA_DIR/.tags-loaded"
+fi
 
 cat <<MSG
 
@@ -39,6 +44,9 @@ Try:
   curl -s -H 'Authorization: Bearer $ADMIN_KEY' $URL/v1/persons/user_id/M0000001
   curl -s -H 'Authorization: Bearer $ADMIN_KEY' $URL/metrics | head
   curl -s -u $WRITE_KEY: $URL/v1/track -d '{"userId":"M0000001","event":"Coupon Redeemed","properties":{"value":20}}'
+  curl -s -H 'Authorization: Bearer $ADMIN_KEY' $URL/v1/tags
+  curl -s -H 'Authorization: Bearer $ADMIN_KEY' $URL/v1/segments/preview \
+    -d '{"expression": "count(\"Order Completed\", 365d) >= 2 AND trait.city = \"佛山\"", "sample": 3, "breakdown": "trait.gender"}'
 
 Ctrl-C stops the server; the data stays in $DATA_DIR.
 MSG

@@ -105,6 +105,7 @@ struct Catalog::State {
     std::optional<CompiledExpr> expr;  // rule tags and segments
     tags::Bitmap members;              // live persons (roots)
     tags::Bitmap manual_atoms;         // manual/model tags: the persons labelled, as atoms
+    std::vector<NumericIndex*> columns;  // live columns of expr's aggregates (filled on first use)
     const std::string& name() const { return is_segment ? segment.name : tag.name; }
   };
 
@@ -150,6 +151,10 @@ struct Catalog::State {
 
   // Scratch for Reevaluate.
   std::vector<uint8_t> dirty;
+  std::vector<NumericIndex*> updated_columns;
+  // Persons every definition has been evaluated for; a person seen for the
+  // first time is evaluated against all of them.
+  tags::Bitmap known;
 
   // Aggregates that live definitions compare, kept per person at now so
   // that previews answer them from a range index.
@@ -161,11 +166,23 @@ struct Catalog::State {
     return *c;
   }
 
-  // Updates the live aggregates of d for person p (a live person or not).
-  void UpdateAggregates(const Def& d, PersonId p, bool live, TimeMs now, TimeMs* next) {
-    for (size_t i = 0; i < d.expr->aggregate_count(); ++i) {
-      std::optional<double> v = live ? d.expr->AggregateValue(i, p, now, next) : std::nullopt;
-      AggregateColumn(d.expr->aggregate_key(i)).Set(p, v);
+  // Updates the live aggregates of d for person p (a live person or not),
+  // skipping columns already in `done` (aggregates shared by definitions).
+  void UpdateAggregates(Def& d, PersonId p, bool live, TimeMs now, TimeMs* next,
+                        std::vector<NumericIndex*>* done = nullptr) {
+    if (d.columns.size() != d.expr->aggregate_count()) {
+      d.columns.clear();
+      for (size_t i = 0; i < d.expr->aggregate_count(); ++i) {
+        d.columns.push_back(&AggregateColumn(d.expr->aggregate_key(i)));
+      }
+    }
+    for (size_t i = 0; i < d.columns.size(); ++i) {
+      NumericIndex* c = d.columns[i];
+      if (done) {
+        if (std::find(done->begin(), done->end(), c) != done->end()) continue;
+        done->push_back(c);
+      }
+      c->Set(p, live ? d.expr->AggregateValue(i, p, now, next) : std::nullopt);
     }
   }
 
@@ -219,12 +236,14 @@ struct Catalog::State {
   // those referring to it) for person p, in dependency order.
   void Reevaluate(PersonId p, TimeMs now, store::WriteBatch* batch, RefResolver* refs) {
     TimeMs next = CompiledExpr::kNever;
+    updated_columns.clear();
+    if (known.AddChecked(p)) MarkAll(order);
     bool live = table.live().Contains(p);
     for (uint32_t id : order) {
       if (!dirty[id]) continue;
       dirty[id] = 0;
       Def& d = *defs[id];
-      UpdateAggregates(d, p, live, now, &next);
+      UpdateAggregates(d, p, live, now, &next, &updated_columns);
       bool in = live && d.expr->Matches(p, now, refs, &next);
       if (SetMember(d, p, in, now, batch)) {
         for (uint32_t dep : dependents[id]) dirty[dep] = 1;
@@ -392,6 +411,7 @@ struct Catalog::State {
       if (timed) Schedule(p, next);
       return true;
     });
+    known |= table.live();
     tags::Bitmap fresh = tags::Bitmap::Of(in);
     if (batch) {
       (fresh - d.members).ForEach([&](PersonId p) { RecordChange(d, p, true, now, batch); return true; });

@@ -506,7 +506,7 @@ struct CompiledExpr::Impl {
     count.window_ms = n.window_ms > 0 ? std::min(n.window_ms, window) : window;
     const NumericIndex* c = refs->LiveAggregate(AggregateKey(count));
     if (!c || !c->indexed()) return false;
-    f->Push(c->present()).Push(*c->AtMost(1, false)).AndNot();
+    f->Push(*c->AtMost(1, false)).Not();  // count >= 1; a count is never NULL
     return true;
   }
 
@@ -514,6 +514,10 @@ struct CompiledExpr::Impl {
   // range index of `c`. False when n is not such a predicate.
   static bool RangeFormula(const Node& n, const NumericIndex& c, tags::BitmapFormula* f) {
     if (!c.indexed()) return false;
+    // count and sum are numbers for every person (0 without events), so
+    // "at least" is the complement of "less than" with no presence bitmap.
+    const bool total = n.operand == Operand::Kind::kAggregate &&
+                       (n.fn == AggregateFn::kCount || n.fn == AggregateFn::kSum);
     auto number = [&](size_t i) -> const double* {
       return i < n.values.size() ? std::get_if<double>(&n.values[i]) : nullptr;
     };
@@ -529,8 +533,12 @@ struct CompiledExpr::Impl {
     switch (n.op) {
       case CompareOp::kLe: f->Push(*c.AtMost(*v, true)); return true;
       case CompareOp::kLt: f->Push(*c.AtMost(*v, false)); return true;
-      case CompareOp::kGe: f->Push(c.present()).Push(*c.AtMost(*v, false)).AndNot(); return true;
-      case CompareOp::kGt: f->Push(c.present()).Push(*c.AtMost(*v, true)).AndNot(); return true;
+      case CompareOp::kGe:
+        total ? f->Push(*c.AtMost(*v, false)).Not() : f->Push(c.present()).Push(*c.AtMost(*v, false)).AndNot();
+        return true;
+      case CompareOp::kGt:
+        total ? f->Push(*c.AtMost(*v, true)).Not() : f->Push(c.present()).Push(*c.AtMost(*v, true)).AndNot();
+        return true;
       case CompareOp::kEq: f->Push(*c.AtMost(*v, true)).Push(*c.AtMost(*v, false)).AndNot(); return true;
       case CompareOp::kNe: return false;  // also values of other types
     }

@@ -669,6 +669,11 @@ TEST(CatalogDifferentialTest, IncrementalMembershipEqualsRecompute) {
     for (int i = 0; i < 1500; ++i) {
       now += pick(6) * 3600000LL + pick(3600000);
       PersonId p = roots[pick(static_cast<int>(roots.size()))];
+      if (pick(25) == 0) {  // someone new
+        p = static_cast<PersonId>(parent.size());
+        parent.push_back(p);
+        roots.push_back(p);
+      }
       int r = pick(40);
       if (r == 0 && roots.size() > 2) {  // merge two persons
         size_t j = static_cast<size_t>(pick(static_cast<int>(roots.size())));
