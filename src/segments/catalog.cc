@@ -418,7 +418,9 @@ struct Catalog::State {
       (d.members - fresh).ForEach([&](PersonId p) { RecordChange(d, p, false, now, batch); return true; });
     }
     fresh.Optimize();
+    fresh.Densify();
     d.members = std::move(fresh);
+    for (NumericIndex* c : d.columns) c->Compact();
   }
 
   // Recomputes every definition that (transitively) refers to `id`.
@@ -682,6 +684,7 @@ absl::Status Catalog::SetMembers(std::string_view tag, const tags::Bitmap& perso
   if (d->expr) return absl::InvalidArgumentError(StrCat("tag '", tag, "' is a rule tag; its members follow its rule"));
   tags::Bitmap fresh = persons & s.table.live();
   fresh.Optimize();
+  fresh.Densify();
   tags::Bitmap changed = fresh ^ d->members;
   bool record = !d->members.Empty();
   if (record) {

@@ -547,13 +547,53 @@ struct CompiledExpr::Impl {
 
   // Expresses n as a bitmap formula over live members and range indexes;
   // false (and `f` unusable) when some part cannot be.
+  // Appends `sub` (a well-formed formula) to `f` as one more value.
+  static void Append(const tags::BitmapFormula& sub, tags::BitmapFormula* f) {
+    const auto offset = static_cast<uint32_t>(f->operands.size());
+    f->operands.insert(f->operands.end(), sub.operands.begin(), sub.operands.end());
+    for (tags::BitmapFormula::Instr in : sub.code) {
+      if (in.op == tags::BitmapFormula::Op::kPush) in.arg += offset;
+      f->code.push_back(in);
+    }
+  }
+
+  // A conjunction: the positive parts first, then each negated part as an
+  // and-not (cheaper than a complement over the universe).
+  static void Conjunction(std::vector<tags::BitmapFormula>& parts, tags::BitmapFormula* f) {
+    auto negated = [](const tags::BitmapFormula& g) {
+      return !g.code.empty() && g.code.back().op == tags::BitmapFormula::Op::kNot;
+    };
+    std::stable_partition(parts.begin(), parts.end(), [&](const auto& g) { return !negated(g); });
+    bool first = true;
+    for (tags::BitmapFormula& g : parts) {
+      if (!first && negated(g)) {
+        g.code.pop_back();
+        Append(g, f);
+        f->AndNot();
+      } else {
+        Append(g, f);
+        if (!first) f->And();
+      }
+      first = false;
+    }
+  }
+
   bool Formula(const Node& n, RefResolver* refs, tags::BitmapFormula* f) const {
     switch (n.kind) {
-      case Expr::Kind::kAnd:
+      case Expr::Kind::kAnd: {
+        std::vector<tags::BitmapFormula> parts(n.children.size());
+        for (size_t i = 0; i < n.children.size(); ++i) {
+          if (!Formula(n.children[i], refs, &parts[i])) return false;
+        }
+        tags::BitmapFormula g;
+        Conjunction(parts, &g);
+        Append(g, f);
+        return true;
+      }
       case Expr::Kind::kOr:
         for (size_t i = 0; i < n.children.size(); ++i) {
           if (!Formula(n.children[i], refs, f)) return false;
-          if (i > 0) n.kind == Expr::Kind::kAnd ? f->And() : f->Or();
+          if (i > 0) f->Or();
         }
         return true;
       case Expr::Kind::kNot:
@@ -618,19 +658,19 @@ struct CompiledExpr::Impl {
       case Expr::Kind::kAnd: {
         // The parts that are bitmaps first, in one pass; then the rest, each
         // on what is left.
-        tags::BitmapFormula f;
-        size_t in_formula = 0;
+        std::vector<tags::BitmapFormula> parts;
         std::vector<const Node*> rest;
         for (const Node& c : n.children) {
-          tags::BitmapFormula one = f;
+          tags::BitmapFormula one;
           if (Formula(c, refs, &one)) {
-            if (in_formula++ > 0) one.And();
-            f = std::move(one);
+            parts.push_back(std::move(one));
           } else {
             rest.push_back(&c);
           }
         }
-        tags::Bitmap left = in_formula > 0 ? ByFormula(f, candidates) : candidates;
+        tags::BitmapFormula f;
+        Conjunction(parts, &f);
+        tags::Bitmap left = parts.empty() ? candidates : ByFormula(f, candidates);
         for (const Node* c : rest) {
           if (left.Empty()) break;
           left = Select(*c, left, as_of, refs);

@@ -61,6 +61,17 @@ const tags::Bitmap* NumericIndex::AtMost(double v, bool inclusive) const {
   return &le_[static_cast<size_t>(it - cuts_.begin()) - 1];
 }
 
+void NumericIndex::Compact() {
+  for (tags::Bitmap* b : {&present_}) {
+    b->Optimize();
+    b->Densify();
+  }
+  for (tags::Bitmap& b : le_) {
+    b.Optimize();
+    b.Densify();
+  }
+}
+
 size_t NumericIndex::MemoryBytes() const {
   size_t bytes = values_.capacity() * sizeof(double) + present_.MemoryBytes() + cuts_.capacity() * sizeof(double);
   for (const auto& b : le_) bytes += b.MemoryBytes();

@@ -43,6 +43,8 @@ class NumericIndex {
   const tags::Bitmap* AtMost(double v, bool inclusive) const;
 
   size_t MemoryBytes() const;
+  // Compacts the bitmaps for fast formula passes after bulk changes.
+  void Compact();
 
  private:
   std::vector<double> values_;  // by person; NaN = none

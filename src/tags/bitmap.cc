@@ -351,6 +351,21 @@ void Bitmap::Optimize() {
   roaring_bitmap_shrink_to_fit(static_cast<roaring_bitmap_t*>(r_));
 }
 
+void Bitmap::Densify() {
+  if (r_ == nullptr) return;
+  roaring_array_t& ra = static_cast<roaring_bitmap_t*>(r_)->high_low_container;
+  for (int32_t i = 0; i < ra.size; ++i) {
+    if (ra.typecodes[i] != ARRAY_CONTAINER_TYPE_CODE) continue;
+    auto* array = static_cast<array_container_t*>(ra.containers[i]);
+    if (array->cardinality <= 65536 / 64) continue;
+    bitset_container_t* bitset = bitset_container_from_array(array);
+    if (bitset == nullptr) continue;  // out of memory: keep the array
+    array_container_free(array);
+    ra.containers[i] = bitset;
+    ra.typecodes[i] = BITSET_CONTAINER_TYPE_CODE;
+  }
+}
+
 size_t Bitmap::MemoryBytes() const {
   if (r_ == nullptr) return 0;
   const roaring_bitmap_t* r = Get(r_);
@@ -362,8 +377,46 @@ size_t Bitmap::MemoryBytes() const {
          stats.n_bytes_run_containers + stats.n_bytes_bitset_containers;
 }
 
+namespace {
+
+// Whether `r` holds a bitset chunk of 4,096 ids or fewer (Densify() makes
+// them), which the portable format, reading such chunks as arrays, cannot
+// carry as they are.
+bool HasSparseBitsets(const roaring_bitmap_t* r) {
+  const roaring_array_t& ra = r->high_low_container;
+  for (int32_t i = 0; i < ra.size; ++i) {
+    if (ra.typecodes[i] == BITSET_CONTAINER_TYPE_CODE &&
+        static_cast<const bitset_container_t*>(ra.containers[i])->cardinality <= 4096) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// A copy of `r` in the canonical form: sparse bitset chunks as arrays.
+roaring_bitmap_t* CanonicalCopy(const roaring_bitmap_t* r) {
+  roaring_bitmap_t* copy = roaring_bitmap_copy(r);
+  if (copy == nullptr) std::abort();
+  roaring_array_t& ra = copy->high_low_container;
+  for (int32_t i = 0; i < ra.size; ++i) {
+    if (ra.typecodes[i] != BITSET_CONTAINER_TYPE_CODE) continue;
+    auto* bitset = static_cast<bitset_container_t*>(ra.containers[i]);
+    if (bitset->cardinality > 4096) continue;
+    array_container_t* array = array_container_from_bitset(bitset);
+    if (array == nullptr) std::abort();
+    bitset_container_free(bitset);
+    ra.containers[i] = array;
+    ra.typecodes[i] = ARRAY_CONTAINER_TYPE_CODE;
+  }
+  return copy;
+}
+
+}  // namespace
+
 std::string Bitmap::Encode() const {
-  const roaring_bitmap_t* r = Get(r_);
+  const roaring_bitmap_t* original = Get(r_);
+  roaring_bitmap_t* canonical = HasSparseBitsets(original) ? CanonicalCopy(original) : nullptr;
+  const roaring_bitmap_t* r = canonical ? canonical : original;
   const size_t payload_size = roaring_bitmap_portable_size_in_bytes(r);
   std::string out(kHeaderSize + payload_size + kTrailerSize, '\0');
   std::memcpy(out.data(), kMagic, sizeof(kMagic));
@@ -373,6 +426,7 @@ std::string Bitmap::Encode() const {
   if (written != payload_size) std::abort();
   const uint32_t crc = Crc32c(std::string_view(out.data(), kHeaderSize + payload_size));
   PutLittleEndian(crc, 4, out.data() + kHeaderSize + payload_size);
+  if (canonical) roaring_bitmap_free(canonical);
   return out;
 }
 

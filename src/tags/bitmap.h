@@ -80,6 +80,12 @@ class Bitmap {
 
   // Compresses runs and releases spare capacity; call after bulk changes.
   void Optimize();
+  // Stores every chunk of 65,536 ids holding more than 1/64 of them as a
+  // bitset (roaring keeps up to 4,096 as a sorted array), so that fused
+  // formula passes read it in place instead of expanding it; such arrays take
+  // about as much memory as the bitset. Call after bulk changes, after
+  // Optimize().
+  void Densify();
   // Heap bytes held (approximate, as CRoaring reports it).
   size_t MemoryBytes() const;
 

@@ -462,5 +462,27 @@ TEST(BitmapCodecTest, IllFormedContainersAreDataLoss) {
   EXPECT_THAT(decoded.status().message(), HasSubstr("run past the end"));
 }
 
+TEST(BitmapTest, DensifyKeepsMembersAndCounts) {
+  std::vector<PersonId> ids;
+  for (PersonId p = 0; p < 300000; p += 37) ids.push_back(p);  // ~1,770 per chunk: arrays
+  for (PersonId p = 400000; p < 400100; ++p) ids.push_back(p);  // a sparse chunk stays an array
+  Bitmap b = Bitmap::Of(ids);
+  Bitmap before = b;
+  size_t bytes = b.MemoryBytes();
+  b.Densify();
+  EXPECT_TRUE(b == before);
+  EXPECT_EQ(b.Cardinality(), ids.size());
+  EXPECT_EQ(b.ToVector(), ids);
+  EXPECT_EQ(b.AndCardinality(before), ids.size());
+  EXPECT_GT(b.MemoryBytes(), bytes / 2);
+  b.Add(5);
+  b.Remove(37);
+  EXPECT_TRUE(b.Contains(5));
+  EXPECT_FALSE(b.Contains(37));
+  absl::StatusOr<Bitmap> back = Bitmap::Decode(b.Encode());
+  ASSERT_TRUE(back.ok());
+  EXPECT_TRUE(*back == b);
+}
+
 }  // namespace
 }  // namespace facet::tags
