@@ -62,13 +62,14 @@ const tags::Bitmap* NumericIndex::AtMost(double v, bool inclusive) const {
 }
 
 void NumericIndex::Compact() {
-  for (tags::Bitmap* b : {&present_}) {
-    b->Optimize();
-    b->Densify();
-  }
+  present_.Optimize();
+  present_.Densify();
+  // Bitsets for every cut of a varied column would cost a bitset per chunk
+  // per distinct value; only few-valued columns get them.
+  const bool densify = cuts_.size() <= 64;
   for (tags::Bitmap& b : le_) {
     b.Optimize();
-    b.Densify();
+    if (densify) b.Densify();
   }
 }
 

@@ -121,7 +121,13 @@ void PersonTable::AddEvent(PersonId root, const profiles::Event& e) {
     p.cells.push_back(MakeCell(strings_.Intern(path), v));
     ++row.property_count;
   });
-  FlattenJsonObject(e.context, [&](std::string_view key, const Value& v) {
+  // Most contexts (library, ip, user agent) hold none of the fields kept.
+  const std::string_view context = e.context;
+  const bool keeps = context.find("\"channel\"") != std::string_view::npos ||
+                     context.find("\"campaign\"") != std::string_view::npos ||
+                     context.find("\"source\"") != std::string_view::npos ||
+                     context.find("\"medium\"") != std::string_view::npos;
+  if (keeps) FlattenJsonObject(e.context, [&](std::string_view key, const Value& v) {
     if (v.kind != Value::Kind::kString || !KeepContextField(key)) return;
     path.assign("context.").append(key);
     p.cells.push_back(MakeCell(strings_.Intern(path), v));
