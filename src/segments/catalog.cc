@@ -244,7 +244,7 @@ struct Catalog::State {
       dirty[id] = 0;
       Def& d = *defs[id];
       UpdateAggregates(d, p, live, now, &next, &updated_columns);
-      bool in = live && d.expr->Matches(p, now, refs, &next);
+      bool in = live && d.expr->Matches(p, now, refs, &next, &d.columns);
       if (SetMember(d, p, in, now, batch)) {
         for (uint32_t dep : dependents[id]) dirty[dep] = 1;
       }
@@ -407,7 +407,7 @@ struct Catalog::State {
     table.live().ForEach([&](PersonId p) {
       TimeMs next = CompiledExpr::kNever;
       UpdateAggregates(d, p, true, now, timed ? &next : &dummy);
-      if (d.expr->Matches(p, now, refs, timed ? &next : &dummy)) in.push_back(p);
+      if (d.expr->Matches(p, now, refs, timed ? &next : &dummy, &d.columns)) in.push_back(p);
       if (timed) Schedule(p, next);
       return true;
     });

@@ -215,8 +215,9 @@ absl::StatusOr<Node> CompileNode(const Expr& e, const Names& names, const RefLoo
 class PersonEval {
  public:
   PersonEval(const PersonTable& table, const Person& p, PersonId id, TimeMs as_of, RefResolver* refs,
-             TimeMs utc_offset, TimeMs* next)
-      : table_(table), p_(p), id_(id), as_of_(as_of), refs_(refs), utc_offset_(utc_offset), next_(next) {}
+             TimeMs utc_offset, TimeMs* next, const std::vector<NumericIndex*>* known = nullptr)
+      : table_(table), p_(p), id_(id), as_of_(as_of), refs_(refs), utc_offset_(utc_offset), next_(next),
+        known_(known) {}
 
   bool Eval(const Node& n) {
     switch (n.kind) {
@@ -253,7 +254,13 @@ class PersonEval {
       case Operand::Kind::kProperty: return Value{};  // only inside WHERE
       case Operand::Kind::kFirstTouch:
       case Operand::Kind::kLastTouch: return Touch(n);
-      case Operand::Kind::kAggregate: return Aggregate(n);
+      case Operand::Kind::kAggregate: {
+        if (known_ && n.aggregate >= 0) {
+          double v = (*known_)[static_cast<size_t>(n.aggregate)]->Get(id_);
+          return std::isnan(v) ? Value{} : Value::Number(v);
+        }
+        return Aggregate(n);
+      }
     }
     return Value{};
   }
@@ -454,6 +461,7 @@ class PersonEval {
   RefResolver* refs_;
   TimeMs utc_offset_;
   TimeMs* next_;
+  const std::vector<NumericIndex*>* known_;  // aggregate values already computed, by index
 };
 
 }  // namespace
@@ -471,10 +479,11 @@ struct CompiledExpr::Impl {
     for (const Node& c : n.children) CollectAggregates(c);
   }
 
-  bool Matches(const Node& n, PersonId person, TimeMs as_of, RefResolver* refs, TimeMs* next) const {
+  bool Matches(const Node& n, PersonId person, TimeMs as_of, RefResolver* refs, TimeMs* next,
+               const std::vector<NumericIndex*>* known = nullptr) const {
     const Person* p = table->Get(person);
     if (!p) return false;
-    PersonEval eval(*table, *p, person, as_of, refs, options.utc_offset_ms, next);
+    PersonEval eval(*table, *p, person, as_of, refs, options.utc_offset_ms, next, known);
     return eval.Eval(n);
   }
 
@@ -728,8 +737,9 @@ uint64_t CompiledExpr::Count(const tags::Bitmap& candidates, TimeMs as_of, RefRe
   return Select(candidates, as_of, refs).Cardinality();
 }
 
-bool CompiledExpr::Matches(PersonId person, TimeMs as_of, RefResolver* refs, TimeMs* next_change) const {
-  return impl_->Matches(impl_->root, person, as_of, refs, next_change);
+bool CompiledExpr::Matches(PersonId person, TimeMs as_of, RefResolver* refs, TimeMs* next_change,
+                           const std::vector<NumericIndex*>* aggregates) const {
+  return impl_->Matches(impl_->root, person, as_of, refs, next_change, aggregates);
 }
 
 bool CompiledExpr::time_dependent() const { return impl_->flags.time; }

@@ -78,7 +78,13 @@ class CompiledExpr {
   // (optional) is lowered to the earliest instant after as_of at which the
   // answer may change with no new event (window ends, day boundaries, events
   // dated in the future); kNever when it cannot.
-  bool Matches(PersonId person, TimeMs as_of, RefResolver* refs, TimeMs* next_change = nullptr) const;
+  //
+  // `aggregates` (optional): columns holding, for this person at this
+  // as_of, the value of each aggregate i (aggregate_key(i)) — already
+  // computed, and their timing already in *next_change — read instead of
+  // recomputed.
+  bool Matches(PersonId person, TimeMs as_of, RefResolver* refs, TimeMs* next_change = nullptr,
+               const std::vector<NumericIndex*>* aggregates = nullptr) const;
 
   // Whether the answer can depend on the passage of time (windows, days
   // since, as_of-relative events).

@@ -27,7 +27,7 @@ namespace facet::segments {
 
 class NumericIndex {
  public:
-  static constexpr size_t kMaxCuts = 256;
+  static constexpr size_t kMaxCuts = 64;
 
   void Set(PersonId person, std::optional<double> value);
   // NaN when the person has no number.
