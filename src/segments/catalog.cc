@@ -40,7 +40,6 @@ constexpr std::string_view kDefPrefix = "def/";
 constexpr std::string_view kManualPrefix = "man/";
 constexpr std::string_view kSnapshotPrefix = "snap/";
 constexpr std::string_view kNextIdKey = "meta/next_id";
-constexpr std::string_view kChangeSeqKey = "meta/change_seq";
 
 std::string IdKey(std::string_view prefix, uint32_t id) {
   std::string k(prefix);
@@ -212,7 +211,6 @@ struct Catalog::State {
     value.push_back(entered ? 1 : 0);
     store::PutInt64Ordered(&value, now);
     batch->Put(Column::kChanges, key, value);
-    batch->Put(Column::kCatalog, kChangeSeqKey, store::Fixed64Key(change_seq));
   }
 
   // Sets p's membership of d, recording a change. Returns whether it changed.
@@ -454,7 +452,6 @@ absl::Status Catalog::Load(TimeMs now, const std::function<PersonId(PersonId)>& 
   };
   uint64_t next_id = 0;
   RETURN_IF_ERROR(get_counter(kNextIdKey, &next_id));
-  RETURN_IF_ERROR(get_counter(kChangeSeqKey, &s.change_seq));
   s.next_id = static_cast<uint32_t>(next_id);
   s.defs.clear();
   s.defs.resize(s.next_id);
@@ -501,6 +498,20 @@ absl::Status Catalog::Load(TimeMs now, const std::function<PersonId(PersonId)>& 
       absl::Status st = s.CompileDef(*d);
       if (!st.ok()) return absl::DataLossError(StrCat("stored rule of '", d->name(), "': ", st.message()));
     }
+  }
+  // The change sequence goes on from the highest one stored.
+  {
+    auto changes = s.kv.NewIterator(Column::kChanges);
+    for (uint32_t id = 0; id < s.next_id; ++id) {
+      std::string last;
+      store::PutFixed32BE(&last, id);
+      store::PutFixed64BE(&last, UINT64_MAX);
+      changes->SeekForPrev(last);
+      if (changes->Valid() && changes->key().size() == 12 && store::DecodeFixed32BE(changes->key()) == id) {
+        s.change_seq = std::max(s.change_seq, store::DecodeFixed64BE(changes->key().substr(4)));
+      }
+    }
+    RETURN_IF_ERROR(changes->status());
   }
   s.Reindex();
   // Manual members: the roots of the atoms labelled.
