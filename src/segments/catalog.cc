@@ -11,6 +11,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "base/status.h"
 #include "segments/parser.h"
+#include "segments/internal/catalog_record.h"
 #include "segments/numeric_index.h"
 #include "store/key_codec.h"
 
@@ -45,27 +46,6 @@ std::string IdKey(std::string_view prefix, uint32_t id) {
   std::string k(prefix);
   store::PutFixed32BE(&k, id);
   return k;
-}
-
-void PutString(std::string* out, std::string_view s) {
-  store::PutFixed32BE(out, static_cast<uint32_t>(s.size()));
-  out->append(s);
-}
-
-bool GetString(std::string_view* in, std::string* s) {
-  if (in->size() < 4) return false;
-  uint32_t n = store::DecodeFixed32BE(*in);
-  if (in->size() - 4 < n) return false;
-  s->assign(in->substr(4, n));
-  in->remove_prefix(4 + n);
-  return true;
-}
-
-bool GetFixed64(std::string_view* in, uint64_t* v) {
-  if (in->size() < 8) return false;
-  *v = store::DecodeFixed64BE(*in);
-  in->remove_prefix(8);
-  return true;
 }
 
 absl::Status ValidateName(std::string_view what, std::string_view name) {
@@ -288,6 +268,26 @@ struct Catalog::State {
     }
   }
 
+  // Deletes definition d unless another refers to it (FailedPrecondition).
+  absl::Status Remove(Def& d, store::WriteBatch* batch) {
+    const char* kind = d.is_segment ? "segment '" : "tag '";
+    if (!dependents[d.id].empty()) {
+      const Def& o = *defs[dependents[d.id].front()];
+      return absl::FailedPreconditionError(
+          StrCat(kind, d.name(), "' is referenced by ", o.is_segment ? "segment '" : "tag '", o.name(), "'"));
+    }
+    const uint32_t id = d.id;
+    for (std::string_view prefix : {kDefPrefix, kManualPrefix, kSnapshotPrefix}) {
+      batch->Delete(Column::kCatalog, IdKey(prefix, id));
+    }
+    auto& by_name = d.is_segment ? segments_by_name : tags_by_name;
+    by_name.erase(by_name.find(d.name()));
+    defs[id].reset();
+    Reindex();
+    PruneAggregates();
+    return absl::OkStatus();
+  }
+
   // Drops live aggregates no definition compares any more.
   void PruneAggregates() {
     absl::flat_hash_map<std::string, bool> used;
@@ -319,60 +319,16 @@ struct Catalog::State {
     return false;
   }
 
-  // Members of manual/model tag d as roots: a root is in when any of its
-  // atoms was labelled. Roots are kept in `members`; see OnMerge/OnSplit.
   std::string EncodeDef(const Def& d) const {
-    std::string out;
-    out.push_back(d.is_segment ? 'S' : 'T');
-    if (d.is_segment) {
-      for (const std::string* s : {&d.segment.name, &d.segment.description, &d.segment.expression, &d.segment.owner}) {
-        PutString(&out, *s);
-      }
-      store::PutInt64Ordered(&out, d.segment.created_at);
-      store::PutInt64Ordered(&out, d.segment.updated_at);
-    } else {
-      out.push_back(static_cast<char>(d.tag.kind));
-      for (const std::string* s : {&d.tag.name, &d.tag.display_name, &d.tag.parent, &d.tag.description, &d.tag.owner,
-                                   &d.tag.rule}) {
-        PutString(&out, *s);
-      }
-      store::PutInt64Ordered(&out, d.tag.created_at);
-      store::PutInt64Ordered(&out, d.tag.updated_at);
-    }
-    return out;
+    return internal::EncodeCatalogRecord(d.is_segment, d.tag, d.segment);
   }
 
   static absl::StatusOr<std::unique_ptr<Def>> DecodeDef(uint32_t id, std::string_view in) {
     auto d = std::make_unique<Def>();
     d->id = id;
-    auto corrupt = [&] { return absl::DataLossError(StrCat("catalog record ", id, " is corrupt")); };
-    if (in.empty()) return corrupt();
-    char type = in.front();
-    in.remove_prefix(1);
-    uint64_t created = 0, updated = 0;
-    if (type == 'S') {
-      d->is_segment = true;
-      for (std::string* s : {&d->segment.name, &d->segment.description, &d->segment.expression, &d->segment.owner}) {
-        if (!GetString(&in, s)) return corrupt();
-      }
-      if (!GetFixed64(&in, &created) || !GetFixed64(&in, &updated)) return corrupt();
-      d->segment.created_at = static_cast<TimeMs>(created ^ (uint64_t{1} << 63));
-      d->segment.updated_at = static_cast<TimeMs>(updated ^ (uint64_t{1} << 63));
-    } else if (type == 'T') {
-      if (in.empty() || static_cast<uint8_t>(in.front()) > 2) return corrupt();
-      d->tag.kind = static_cast<TagKind>(in.front());
-      in.remove_prefix(1);
-      for (std::string* s : {&d->tag.name, &d->tag.display_name, &d->tag.parent, &d->tag.description, &d->tag.owner,
-                             &d->tag.rule}) {
-        if (!GetString(&in, s)) return corrupt();
-      }
-      if (!GetFixed64(&in, &created) || !GetFixed64(&in, &updated)) return corrupt();
-      d->tag.created_at = static_cast<TimeMs>(created ^ (uint64_t{1} << 63));
-      d->tag.updated_at = static_cast<TimeMs>(updated ^ (uint64_t{1} << 63));
-    } else {
-      return corrupt();
+    if (!internal::DecodeCatalogRecord(in, &d->is_segment, &d->tag, &d->segment)) {
+      return absl::DataLossError(StrCat("catalog record ", id, " is corrupt"));
     }
-    if (!in.empty()) return corrupt();
     return d;
   }
 
@@ -611,20 +567,7 @@ absl::Status Catalog::DeleteTag(std::string_view name, store::WriteBatch* batch)
       return absl::FailedPreconditionError(StrCat("tag '", name, "' has child tag '", o->tag.name, "'"));
     }
   }
-  if (!s.dependents[d->id].empty()) {
-    const State::Def& o = *s.defs[s.dependents[d->id].front()];
-    return absl::FailedPreconditionError(StrCat("tag '", name, "' is referenced by ",
-                                                      o.is_segment ? "segment '" : "tag '", o.name(), "'"));
-  }
-  uint32_t id = d->id;
-  batch->Delete(Column::kCatalog, IdKey(kDefPrefix, id));
-  batch->Delete(Column::kCatalog, IdKey(kManualPrefix, id));
-  batch->Delete(Column::kCatalog, IdKey(kSnapshotPrefix, id));
-  s.tags_by_name.erase(s.tags_by_name.find(name));
-  s.defs[id].reset();
-  s.Reindex();
-  s.PruneAggregates();
-  return absl::OkStatus();
+  return s.Remove(*d, batch);
 }
 
 absl::StatusOr<TagDef> Catalog::GetTag(std::string_view name) const {
@@ -753,19 +696,7 @@ absl::Status Catalog::DeleteSegment(std::string_view name, store::WriteBatch* ba
   State& s = *state_;
   State::Def* d = s.Find(true, name);
   if (!d) return absl::NotFoundError(StrCat("segment '", name, "' does not exist"));
-  if (!s.dependents[d->id].empty()) {
-    const State::Def& o = *s.defs[s.dependents[d->id].front()];
-    return absl::FailedPreconditionError(StrCat("segment '", name, "' is referenced by ",
-                                                      o.is_segment ? "segment '" : "tag '", o.name(), "'"));
-  }
-  uint32_t id = d->id;
-  batch->Delete(Column::kCatalog, IdKey(kDefPrefix, id));
-  batch->Delete(Column::kCatalog, IdKey(kSnapshotPrefix, id));
-  s.segments_by_name.erase(s.segments_by_name.find(name));
-  s.defs[id].reset();
-  s.Reindex();
-  s.PruneAggregates();
-  return absl::OkStatus();
+  return s.Remove(*d, batch);
 }
 
 absl::StatusOr<SegmentDef> Catalog::GetSegment(std::string_view name) const {

@@ -1,0 +1,131 @@
+#include "segments/catalog.h"
+
+#include "gtest/gtest.h"
+#include "segments/internal/catalog_record.h"
+#include "store/mem_kv_store.h"
+
+namespace facet::segments {
+namespace {
+
+constexpr TimeMs kNow = 1767225600000;
+
+TagDef Rule(std::string name, std::string rule, std::string parent = "") {
+  TagDef t;
+  t.name = std::move(name);
+  t.rule = std::move(rule);
+  t.parent = std::move(parent);
+  return t;
+}
+
+class CatalogTest : public ::testing::Test {
+ protected:
+  CatalogTest() {
+    for (PersonId p = 0; p < 4; ++p) table_.Touch(p);
+  }
+  absl::Status Put(const TagDef& t) { return catalog_.PutTag(t, kNow, &batch_); }
+
+  store::MemKvStore kv_;
+  PersonTable table_;
+  Catalog catalog_{kv_, table_};
+  store::WriteBatch batch_;
+};
+
+TEST_F(CatalogTest, HierarchyIsAtMostFourLevels) {
+  ASSERT_TRUE(Put(Rule("a", "trait.x IS NULL")).ok());
+  ASSERT_TRUE(Put(Rule("b", "trait.x IS NULL", "a")).ok());
+  ASSERT_TRUE(Put(Rule("c", "trait.x IS NULL", "b")).ok());
+  ASSERT_TRUE(Put(Rule("d", "trait.x IS NULL", "c")).ok());
+  absl::Status fifth = Put(Rule("e", "trait.x IS NULL", "d"));
+  EXPECT_EQ(fifth.code(), absl::StatusCode::kInvalidArgument) << fifth;
+  EXPECT_EQ(Put(Rule("f", "trait.x IS NULL", "nope")).code(), absl::StatusCode::kNotFound);
+  // A parent may not become its own descendant.
+  EXPECT_EQ(Put(Rule("a", "trait.x IS NULL", "d")).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(catalog_.ListTags().size(), 4u);
+  EXPECT_EQ(catalog_.DeleteTag("c", &batch_).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(catalog_.DeleteTag("d", &batch_).ok());
+  EXPECT_EQ(catalog_.DeleteTag("d", &batch_).code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(CatalogTest, ReferencesMustExistAndMayNotCycle) {
+  EXPECT_EQ(Put(Rule("a", R"(tag("missing"))")).code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(Put(Rule("a", "trait.x IS NULL")).ok());
+  ASSERT_TRUE(Put(Rule("b", R"(tag("a"))")).ok());
+  absl::Status cycle = Put(Rule("a", R"(NOT tag("b"))"));
+  EXPECT_EQ(cycle.code(), absl::StatusCode::kFailedPrecondition) << cycle;
+  EXPECT_EQ(Put(Rule("b", R"(tag("b"))")).code(), absl::StatusCode::kFailedPrecondition);
+  // A referenced tag cannot be deleted.
+  EXPECT_EQ(catalog_.DeleteTag("a", &batch_).code(), absl::StatusCode::kFailedPrecondition);
+  absl::Status parse = Put(Rule("c", "count(\"x\", 90)"));
+  EXPECT_EQ(parse.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(parse.message()).find("line 1, column"), std::string::npos) << parse;
+  EXPECT_EQ(Put(Rule("bad/name", "trait.x IS NULL")).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(CatalogTest, ManualTagsTakeMembersRuleTagsDoNot) {
+  TagDef manual;
+  manual.name = "staff_pick";
+  manual.kind = TagKind::kManual;
+  ASSERT_TRUE(Put(manual).ok());
+  ASSERT_TRUE(Put(Rule("everyone", "trait.x IS NULL")).ok());
+  std::vector<PersonId> some = {1, 3};
+  EXPECT_EQ(*catalog_.AddMembers("staff_pick", some, kNow, &batch_), 2u);
+  EXPECT_EQ(*catalog_.AddMembers("staff_pick", some, kNow, &batch_), 0u);
+  EXPECT_EQ((*catalog_.TagMembers("staff_pick"))->ToVector(), some);
+  EXPECT_EQ(catalog_.AddMembers("everyone", some, kNow, &batch_).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(*catalog_.RemoveMembers("staff_pick", std::vector<PersonId>{3}, kNow, &batch_), 1u);
+  EXPECT_EQ((*catalog_.TagMembers("staff_pick"))->ToVector(), std::vector<PersonId>{1});
+  TagDef rule_with_members = Rule("staff_pick", "trait.x IS NULL");
+  EXPECT_EQ(Put(rule_with_members).code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(CatalogTest, CorruptRecordsAreDataLoss) {
+  ASSERT_TRUE(Put(Rule("a", "trait.x IS NULL")).ok());
+  ASSERT_TRUE(kv_.Write(batch_, true).ok());
+  // Truncate the stored definition.
+  auto it = kv_.NewIterator(store::Column::kCatalog);
+  std::string key;
+  std::string value;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (it->key().starts_with("def/")) {
+      key = std::string(it->key());
+      value = std::string(it->value());
+    }
+  }
+  ASSERT_FALSE(key.empty());
+  store::WriteBatch corrupt;
+  corrupt.Put(store::Column::kCatalog, key, value.substr(0, value.size() - 3));
+  ASSERT_TRUE(kv_.Write(corrupt, true).ok());
+  Catalog reloaded(kv_, table_);
+  store::WriteBatch b;
+  EXPECT_EQ(reloaded.Load(kNow, [](PersonId p) { return p; }, &b).code(), absl::StatusCode::kDataLoss);
+}
+
+TEST(CatalogRecordTest, RoundTripAndRejects) {
+  TagDef t;
+  t.name = "高价值客户";
+  t.display_name = "High value";
+  t.parent = "价值";
+  t.kind = TagKind::kModel;
+  t.created_at = -5;
+  t.updated_at = kNow;
+  std::string bytes = internal::EncodeCatalogRecord(false, t, SegmentDef{});
+  bool is_segment = true;
+  TagDef back;
+  SegmentDef unused;
+  ASSERT_TRUE(internal::DecodeCatalogRecord(bytes, &is_segment, &back, &unused));
+  EXPECT_FALSE(is_segment);
+  EXPECT_EQ(back.name, t.name);
+  EXPECT_EQ(back.parent, t.parent);
+  EXPECT_EQ(back.kind, TagKind::kModel);
+  EXPECT_EQ(back.created_at, -5);
+  EXPECT_EQ(back.updated_at, kNow);
+  EXPECT_FALSE(internal::DecodeCatalogRecord(bytes + "x", &is_segment, &back, &unused));
+  EXPECT_FALSE(internal::DecodeCatalogRecord(bytes.substr(0, 10), &is_segment, &back, &unused));
+  EXPECT_FALSE(internal::DecodeCatalogRecord("X", &is_segment, &back, &unused));
+  bytes[1] = 9;  // unknown kind
+  EXPECT_FALSE(internal::DecodeCatalogRecord(bytes, &is_segment, &back, &unused));
+}
+
+}  // namespace
+}  // namespace facet::segments
