@@ -268,6 +268,32 @@ struct Catalog::State {
     }
   }
 
+  // Stores the new or replacing definition d (`old`: the one it replaces,
+  // whose id and members it takes over) and computes its members; a
+  // replacement records the changes and recomputes what refers to it.
+  void Install(std::unique_ptr<Def> d, Def* old, TimeMs now, store::WriteBatch* batch, RefResolver* refs) {
+    if (old) {
+      d->members = std::move(old->members);
+      d->manual_atoms = std::move(old->manual_atoms);
+    } else {
+      ++next_id;
+      defs.resize(next_id);
+      batch->Put(Column::kCatalog, kNextIdKey, store::Fixed64Key(next_id));
+    }
+    batch->Put(Column::kCatalog, IdKey(kDefPrefix, d->id), EncodeDef(*d));
+    const uint32_t id = d->id;
+    (d->is_segment ? segments_by_name : tags_by_name)[d->name()] = id;
+    defs[id] = std::move(d);
+    Reindex();
+    Def& nd = *defs[id];
+    if (nd.expr) {
+      Recompute(nd, now, old ? batch : nullptr, refs);
+    } else {
+      nd.members = nd.manual_atoms & table.live();
+    }
+    if (old) RecomputeDependents(id, now, batch, refs);
+  }
+
   // Deletes definition d unless another refers to it (FailedPrecondition).
   absl::Status Remove(Def& d, store::WriteBatch* batch) {
     const char* kind = d.is_segment ? "segment '" : "tag '";
@@ -534,27 +560,7 @@ absl::Status Catalog::PutTag(TagDef def, TimeMs now, store::WriteBatch* batch) {
       return absl::FailedPreconditionError(StrCat("rule of tag '", d->tag.name, "' refers back to itself"));
     }
   }
-  if (old) {
-    d->members = std::move(old->members);
-    d->manual_atoms = std::move(old->manual_atoms);
-  } else {
-    ++s.next_id;
-    s.defs.resize(s.next_id);
-    batch->Put(Column::kCatalog, kNextIdKey, store::Fixed64Key(s.next_id));
-  }
-  batch->Put(Column::kCatalog, IdKey(kDefPrefix, d->id), s.EncodeDef(*d));
-  uint32_t id = d->id;
-  s.tags_by_name[d->tag.name] = id;
-  s.defs[id] = std::move(d);
-  s.Reindex();
-  State::Def& nd = *s.defs[id];
-  if (nd.expr) {
-    s.Recompute(nd, now, old ? batch : nullptr, this);
-  } else {
-    tags::Bitmap fresh = nd.manual_atoms & s.table.live();
-    nd.members = std::move(fresh);
-  }
-  if (old) s.RecomputeDependents(id, now, batch, this);
+  s.Install(std::move(d), old, now, batch, this);
   return absl::OkStatus();
 }
 
@@ -675,20 +681,7 @@ absl::Status Catalog::PutSegment(SegmentDef def, TimeMs now, store::WriteBatch* 
   if (s.Reaches(d->expr->refs(), d->id)) {
     return absl::FailedPreconditionError(StrCat("segment '", d->segment.name, "' refers back to itself"));
   }
-  if (old) {
-    d->members = std::move(old->members);
-  } else {
-    ++s.next_id;
-    s.defs.resize(s.next_id);
-    batch->Put(Column::kCatalog, kNextIdKey, store::Fixed64Key(s.next_id));
-  }
-  batch->Put(Column::kCatalog, IdKey(kDefPrefix, d->id), s.EncodeDef(*d));
-  uint32_t id = d->id;
-  s.segments_by_name[d->segment.name] = id;
-  s.defs[id] = std::move(d);
-  s.Reindex();
-  s.Recompute(*s.defs[id], now, old ? batch : nullptr, this);
-  if (old) s.RecomputeDependents(id, now, batch, this);
+  s.Install(std::move(d), old, now, batch, this);
   return absl::OkStatus();
 }
 
