@@ -272,6 +272,7 @@ struct Catalog::State {
   // whose id and members it takes over) and computes its members; a
   // replacement records the changes and recomputes what refers to it.
   void Install(std::unique_ptr<Def> d, Def* old, TimeMs now, store::WriteBatch* batch, RefResolver* refs) {
+    const bool old_labelled = old && !old->expr;
     if (old) {
       d->members = std::move(old->members);
       d->manual_atoms = std::move(old->manual_atoms);
@@ -288,7 +289,9 @@ struct Catalog::State {
     Def& nd = *defs[id];
     if (nd.expr) {
       Recompute(nd, now, old ? batch : nullptr, refs);
-    } else {
+    } else if (!old_labelled) {
+      // Manual members follow merges in `members` (the atoms labelled may
+      // have been absorbed since): only a tag that was not manual starts over.
       nd.members = nd.manual_atoms & table.live();
     }
     if (old) RecomputeDependents(id, now, batch, refs);

@@ -79,6 +79,20 @@ TEST_F(CatalogTest, ManualTagsTakeMembersRuleTagsDoNot) {
   EXPECT_EQ(Put(rule_with_members).code(), absl::StatusCode::kFailedPrecondition);
 }
 
+TEST_F(CatalogTest, RedefiningAManualTagKeepsMembersFollowedThroughMerges) {
+  TagDef manual;
+  manual.name = "staff_pick";
+  manual.kind = TagKind::kManual;
+  ASSERT_TRUE(Put(manual).ok());
+  ASSERT_TRUE(catalog_.AddMembers("staff_pick", std::vector<PersonId>{1}, kNow, &batch_).ok());
+  table_.Merge(0, 1);
+  catalog_.OnMerge(0, 1, kNow, &batch_);
+  EXPECT_EQ((*catalog_.TagMembers("staff_pick"))->ToVector(), std::vector<PersonId>{0});
+  manual.description = "picked by the shop";
+  ASSERT_TRUE(Put(manual).ok());
+  EXPECT_EQ((*catalog_.TagMembers("staff_pick"))->ToVector(), std::vector<PersonId>{0});
+}
+
 TEST_F(CatalogTest, CorruptRecordsAreDataLoss) {
   ASSERT_TRUE(Put(Rule("a", "trait.x IS NULL")).ok());
   ASSERT_TRUE(kv_.Write(batch_, true).ok());
