@@ -47,6 +47,7 @@
 #include "base/clock.h"
 #include "base/status.h"
 #include "base/time_format.h"
+#include "bench/flags.h"
 #include "client/http_client.h"
 
 extern char** environ;
@@ -88,20 +89,8 @@ constexpr char kUsage[] = R"(usage: ingest_bench [flags]
 
 absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
   Flags f;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    if (arg == "--help" || arg == "-h") return absl::CancelledError(kUsage);
-    if (arg.substr(0, 2) != "--") return absl::InvalidArgumentError("unexpected argument '" + std::string(arg) + "'");
-    arg.remove_prefix(2);
-    std::string name, value;
-    if (size_t eq = arg.find('='); eq != std::string_view::npos) {
-      name = std::string(arg.substr(0, eq));
-      value = std::string(arg.substr(eq + 1));
-    } else {
-      name = std::string(arg);
-      if (i + 1 >= argc) return absl::InvalidArgumentError("--" + name + " needs a value");
-      value = argv[++i];
-    }
+  ASSIGN_OR_RETURN(std::vector<Flag> flags, SplitFlags(argc, argv, kUsage));
+  for (const auto& [name, value] : flags) {
     auto number = [&](auto* out) -> absl::Status {
       double d = 0;
       auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), d);

@@ -32,6 +32,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "base/status.h"
+#include "bench/flags.h"
 #include "bench/segment_bench_data.h"
 #include "bench/segment_bench_engine.h"
 #include "bench/segment_bench_peers.h"
@@ -70,20 +71,8 @@ scripts/segment-bench.sh starts throwaway PostgreSQL and ClickHouse servers and 
 absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
   Flags f;
   bool only_given = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    if (arg == "--help" || arg == "-h") return absl::CancelledError(kUsage);
-    if (arg.substr(0, 2) != "--") return absl::InvalidArgumentError("unexpected argument '" + std::string(arg) + "'");
-    arg.remove_prefix(2);
-    std::string name, value;
-    if (size_t eq = arg.find('='); eq != std::string_view::npos) {
-      name = std::string(arg.substr(0, eq));
-      value = std::string(arg.substr(eq + 1));
-    } else {
-      name = std::string(arg);
-      if (i + 1 >= argc) return absl::InvalidArgumentError("--" + name + " needs a value");
-      value = argv[++i];
-    }
+  ASSIGN_OR_RETURN(std::vector<Flag> flags, SplitFlags(argc, argv, kUsage));
+  for (const auto& [name, value] : flags) {
     auto number = [&](double max) -> absl::StatusOr<double> {
       double d = 0;
       auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), d);
