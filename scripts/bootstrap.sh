@@ -15,22 +15,8 @@ PACKAGES=(
 # newer Node.js, say), so only a missing command pulls in Debian's package.
 declare -A COMMANDS=([python3]=python3 [node]=nodejs [npm]=npm [curl]=curl [wrk]=wrk)
 
-missing=()
-for p in "${PACKAGES[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-    missing+=("$p")
-  fi
-done
-for c in "${!COMMANDS[@]}"; do
-  command -v "$c" >/dev/null 2>&1 || missing+=("${COMMANDS[$c]}")
-done
-if ((${#missing[@]})); then
-  echo "bootstrap: installing ${missing[*]}"
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+source scripts/lib/apt.sh
+install_missing bootstrap
 
 # Node clients for the SDK compatibility tests.
 if [ -f tests/integration/package.json ]; then

@@ -61,22 +61,8 @@ if wants pg; then PACKAGES+=(postgresql); fi
 if wants clickhouse; then PACKAGES+=(clickhouse-server); fi
 declare -A COMMANDS=([python3]=python3 [curl]=curl)
 
-missing=()
-for p in "${PACKAGES[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-    missing+=("$p")
-  fi
-done
-for c in "${!COMMANDS[@]}"; do
-  command -v "$c" >/dev/null 2>&1 || missing+=("${COMMANDS[$c]}")
-done
-if ((${#missing[@]})); then
-  echo "segment-bench: installing ${missing[*]}"
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+source scripts/lib/apt.sh
+install_missing segment-bench
 
 # --- Throwaway servers ----------------------------------------------------
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/segment-bench.XXXXXX")
