@@ -21,8 +21,8 @@ struct EngineTimes {
 };
 
 // Loads `data` into Facet's engine and answers kQ1Text and kQ2Text, each
-// once to warm up and then `repeat` timed times. Unimplemented while the
-// engine is not linked into the benchmark; any other error is a failure.
-absl::StatusOr<EngineTimes> RunFacet(const BenchDataset& data, int repeat);
+// once to warm up and then `repeat` timed times, then times the upkeep of
+// 300 rule tags over `upkeep_events` new purchases.
+absl::StatusOr<EngineTimes> RunFacet(const BenchDataset& data, int repeat, int upkeep_events);
 
 }  // namespace facet::bench

@@ -97,7 +97,7 @@ void LoadPersons(const BenchDataset& data, uint32_t n, segments::PersonTable* ta
 
 }  // namespace
 
-absl::StatusOr<EngineTimes> RunFacet(const BenchDataset& data, int repeat) {
+absl::StatusOr<EngineTimes> RunFacet(const BenchDataset& data, int repeat, int upkeep_events) {
   EngineTimes out;
   out.engine = "Facet";
   store::MemKvStore kv;
@@ -189,7 +189,7 @@ absl::StatusOr<EngineTimes> RunFacet(const BenchDataset& data, int repeat) {
   profiles::Event e;
   e.type = profiles::EventType::kTrack;
   e.name = std::string(kOrderEvent);
-  for (int i = 0; i < 20000; ++i) {
+  for (int i = 0; i < upkeep_events; ++i) {
     PersonId p = static_cast<PersonId>(rng() % upkeep_persons);
     e.person = p;
     e.seq = data.order_times.size() + static_cast<uint64_t>(i) + 1;
@@ -207,7 +207,7 @@ absl::StatusOr<EngineTimes> RunFacet(const BenchDataset& data, int repeat) {
   char notes[1280];
   std::snprintf(notes, sizeof notes,
                 "counts by one fused bitmap pass; with the member set built: Q1 %.3f ms, Q2 %.3f ms (medians); "
-                "person table (traits, %zu orders) built in %.1f s; bitmaps %.1f B/person, numeric trait columns "
+                "person table (traits, %zu orders) built in %.1f s; bitmaps and per-person membership rows %.1f B/person, numeric trait columns "
                 "%.1f B/person, person table %.0f B/person; max RSS %ld MB (was %ld MB before loading); "
                 "300 rule tags defined over %u persons in %.1f s; per-event update with 300 rule tags: p50 %.1f us, p99 %.1f us, "
                 "max %.1f us",

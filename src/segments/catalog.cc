@@ -12,6 +12,7 @@
 #include "base/status.h"
 #include "segments/parser.h"
 #include "segments/internal/catalog_record.h"
+#include "segments/internal/person_rows.h"
 #include "segments/numeric_index.h"
 #include "store/key_codec.h"
 
@@ -78,6 +79,7 @@ std::string_view TagKindName(TagKind k) {
 struct Catalog::State {
   struct Def {
     uint32_t id = 0;
+    uint32_t slot = 0;  // its membership bit in `rows`
     bool is_segment = false;
     TagDef tag;
     SegmentDef segment;
@@ -107,11 +109,49 @@ struct Catalog::State {
   std::vector<uint32_t> any_event, time_dependent;
   std::vector<std::vector<uint32_t>> dependents;  // by id
 
-  // Timers: per person the earliest instant a time-dependent answer may
-  // change; the heap may hold stale entries (checked against `wake`).
+  // Per person: membership of every definition (by slot) and the earliest
+  // instant a time-dependent answer may change (its wake-up). The timer
+  // heap may hold stale entries (checked against the row's wake-up).
+  internal::PersonRows rows;
+  std::vector<uint32_t> free_slots;
+  uint32_t slots_used = 0;
   using Timer = std::pair<TimeMs, PersonId>;
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> heap;
-  absl::flat_hash_map<PersonId, TimeMs> wake;
+
+  uint32_t AcquireSlot() {
+    if (!free_slots.empty()) {
+      uint32_t slot = free_slots.back();
+      free_slots.pop_back();
+      return slot;
+    }
+    rows.ReserveSlots(slots_used + 1);
+    return slots_used++;
+  }
+
+  // Frees d's slot for another definition (its bits cleared).
+  void ReleaseSlot(Def& d) {
+    d.members.ForEach([&](PersonId p) {
+      rows.SetMember(p, d.slot, false);
+      return true;
+    });
+    free_slots.push_back(d.slot);
+  }
+
+  // Replaces d's members by `fresh`, recording the changes when `batch` is
+  // given.
+  void AssignMembers(Def& d, tags::Bitmap fresh, TimeMs now, store::WriteBatch* batch) {
+    (fresh - d.members).ForEach([&](PersonId p) {
+      rows.SetMember(p, d.slot, true);
+      if (batch) RecordChange(d, p, true, now, batch);
+      return true;
+    });
+    (d.members - fresh).ForEach([&](PersonId p) {
+      rows.SetMember(p, d.slot, false);
+      if (batch) RecordChange(d, p, false, now, batch);
+      return true;
+    });
+    d.members = std::move(fresh);
+  }
 
   // References evaluated at an as_of other than now: from their rules at
   // that instant instead of from live members.
@@ -123,7 +163,7 @@ struct Catalog::State {
     }
     bool Contains(uint32_t ref, PersonId person, TimeMs as_of, TimeMs* next_change) override {
       Def& d = *s.defs[ref];
-      return d.expr ? d.expr->Matches(person, as_of, this, next_change) : d.members.Contains(person);
+      return d.expr ? d.expr->Matches(person, as_of, this, next_change) : s.IsMember(d, person);
     }
     State& s;
   };
@@ -147,7 +187,7 @@ struct Catalog::State {
 
   // Updates the live aggregates of d for person p (a live person or not),
   // skipping columns already in `done` (aggregates shared by definitions).
-  void UpdateAggregates(Def& d, PersonId p, bool live, TimeMs now, TimeMs* next,
+  void UpdateAggregates(Def& d, PersonId p, const PersonTable::Person* row, TimeMs now, TimeMs* next,
                         std::vector<NumericIndex*>* done = nullptr) {
     if (d.columns.size() != d.expr->aggregate_count()) {
       d.columns.clear();
@@ -161,7 +201,7 @@ struct Catalog::State {
         if (std::find(done->begin(), done->end(), c) != done->end()) continue;
         done->push_back(c);
       }
-      c->Set(p, live ? d.expr->AggregateValue(i, p, now, next) : std::nullopt);
+      c->Set(p, row ? d.expr->AggregateValue(i, *row, p, now, next) : std::nullopt);
     }
   }
 
@@ -195,18 +235,21 @@ struct Catalog::State {
 
   // Sets p's membership of d, recording a change. Returns whether it changed.
   bool SetMember(Def& d, PersonId p, bool in, TimeMs now, store::WriteBatch* batch) {
-    bool changed = in ? d.members.AddChecked(p) : d.members.RemoveChecked(p);
-    if (changed && batch) RecordChange(d, p, in, now, batch);
-    return changed;
+    if (!rows.SetMember(p, d.slot, in)) return false;
+    if (in) {
+      d.members.Add(p);
+    } else {
+      d.members.Remove(p);
+    }
+    if (batch) RecordChange(d, p, in, now, batch);
+    return true;
   }
 
+  bool IsMember(const Def& d, PersonId p) const { return rows.Member(p, d.slot); }
+
   void Schedule(PersonId p, TimeMs at) {
-    if (at == CompiledExpr::kNever) return;
-    auto [it, inserted] = wake.try_emplace(p, at);
-    if (!inserted) {
-      if (it->second <= at) return;
-      it->second = at;
-    }
+    if (at == CompiledExpr::kNever || rows.Wake(p) <= at) return;
+    rows.SetWake(p, at);
     heap.emplace(at, p);
   }
 
@@ -216,13 +259,13 @@ struct Catalog::State {
     TimeMs next = CompiledExpr::kNever;
     updated_columns.clear();
     if (known.AddChecked(p)) MarkAll(order);
-    bool live = table.live().Contains(p);
+    const PersonTable::Person* row = table.Get(p);  // null: not live
     for (uint32_t id : order) {
       if (!dirty[id]) continue;
       dirty[id] = 0;
       Def& d = *defs[id];
-      UpdateAggregates(d, p, live, now, &next, &updated_columns);
-      bool in = live && d.expr->Matches(p, now, refs, &next, &d.columns);
+      UpdateAggregates(d, p, row, now, &next, &updated_columns);
+      bool in = row && d.expr->Matches(*row, p, now, refs, &next, &d.columns);
       if (SetMember(d, p, in, now, batch)) {
         for (uint32_t dep : dependents[id]) dirty[dep] = 1;
       }
@@ -274,9 +317,11 @@ struct Catalog::State {
   void Install(std::unique_ptr<Def> d, Def* old, TimeMs now, store::WriteBatch* batch, RefResolver* refs) {
     const bool old_labelled = old && !old->expr;
     if (old) {
+      d->slot = old->slot;
       d->members = std::move(old->members);
       d->manual_atoms = std::move(old->manual_atoms);
     } else {
+      d->slot = AcquireSlot();
       ++next_id;
       defs.resize(next_id);
       batch->Put(Column::kCatalog, kNextIdKey, store::Fixed64Key(next_id));
@@ -292,7 +337,7 @@ struct Catalog::State {
     } else if (!old_labelled) {
       // Manual members follow merges in `members` (the atoms labelled may
       // have been absorbed since): only a tag that was not manual starts over.
-      nd.members = nd.manual_atoms & table.live();
+      AssignMembers(nd, nd.manual_atoms & table.live(), now, nullptr);
     }
     if (old) RecomputeDependents(id, now, batch, refs);
   }
@@ -311,6 +356,7 @@ struct Catalog::State {
     }
     auto& by_name = d.is_segment ? segments_by_name : tags_by_name;
     by_name.erase(by_name.find(d.name()));
+    ReleaseSlot(d);
     defs[id].reset();
     Reindex();
     PruneAggregates();
@@ -389,20 +435,17 @@ struct Catalog::State {
     bool timed = d.expr->time_dependent();
     table.live().ForEach([&](PersonId p) {
       TimeMs next = CompiledExpr::kNever;
-      UpdateAggregates(d, p, true, now, timed ? &next : &dummy);
-      if (d.expr->Matches(p, now, refs, timed ? &next : &dummy, &d.columns)) in.push_back(p);
+      const PersonTable::Person* row = table.Get(p);
+      UpdateAggregates(d, p, row, now, timed ? &next : &dummy);
+      if (row && d.expr->Matches(*row, p, now, refs, timed ? &next : &dummy, &d.columns)) in.push_back(p);
       if (timed) Schedule(p, next);
       return true;
     });
     known |= table.live();
     tags::Bitmap fresh = tags::Bitmap::Of(in);
-    if (batch) {
-      (fresh - d.members).ForEach([&](PersonId p) { RecordChange(d, p, true, now, batch); return true; });
-      (d.members - fresh).ForEach([&](PersonId p) { RecordChange(d, p, false, now, batch); return true; });
-    }
     fresh.Optimize();
     fresh.Densify();
-    d.members = std::move(fresh);
+    AssignMembers(d, std::move(fresh), now, batch);
     for (NumericIndex* c : d.columns) c->Compact();
   }
 
@@ -440,6 +483,9 @@ absl::Status Catalog::Load(TimeMs now, const std::function<PersonId(PersonId)>& 
   s.next_id = static_cast<uint32_t>(next_id);
   s.defs.clear();
   s.defs.resize(s.next_id);
+  s.rows = internal::PersonRows();
+  s.free_slots.clear();
+  s.slots_used = 0;
   std::map<uint32_t, tags::Bitmap> snapshots;
   auto it = s.kv.NewIterator(Column::kCatalog);
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
@@ -453,6 +499,7 @@ absl::Status Catalog::Load(TimeMs now, const std::function<PersonId(PersonId)>& 
     if (key.starts_with(kDefPrefix)) {
       ASSIGN_OR_RETURN(uint32_t id, id_of(kDefPrefix));
       ASSIGN_OR_RETURN(s.defs[id], State::DecodeDef(id, it->value()));
+      s.defs[id]->slot = s.AcquireSlot();
     } else if (key.starts_with(kManualPrefix) || key.starts_with(kSnapshotPrefix)) {
       bool manual = key.starts_with(kManualPrefix);
       ASSIGN_OR_RETURN(uint32_t id, id_of(manual ? kManualPrefix : kSnapshotPrefix));
@@ -509,7 +556,7 @@ absl::Status Catalog::Load(TimeMs now, const std::function<PersonId(PersonId)>& 
       return true;
     });
     std::sort(roots.begin(), roots.end());
-    d->members = tags::Bitmap::Of(roots);
+    s.AssignMembers(*d, tags::Bitmap::Of(roots), now, nullptr);
   }
   for (uint32_t id : s.order) {
     State::Def& d = *s.defs[id];
@@ -649,14 +696,10 @@ absl::Status Catalog::SetMembers(std::string_view tag, const tags::Bitmap& perso
   fresh.Optimize();
   fresh.Densify();
   tags::Bitmap changed = fresh ^ d->members;
-  bool record = !d->members.Empty();
-  if (record) {
-    (fresh - d->members).ForEach([&](PersonId p) { s.RecordChange(*d, p, true, now, batch); return true; });
-    (d->members - fresh).ForEach([&](PersonId p) { s.RecordChange(*d, p, false, now, batch); return true; });
-  }
+  const bool record = !d->members.Empty();
   d->manual_atoms = persons;
   d->manual_atoms.Optimize();
-  d->members = std::move(fresh);
+  s.AssignMembers(*d, std::move(fresh), now, record ? batch : nullptr);
   batch->Put(Column::kCatalog, IdKey(kManualPrefix, d->id), d->manual_atoms.Encode());
   if (!s.dependents[d->id].empty()) {
     changed.ForEach([&](PersonId p) {
@@ -751,7 +794,7 @@ absl::StatusOr<uint64_t> Catalog::Count(std::string_view expression, std::option
 
 void Catalog::MembershipOf(PersonId person, std::vector<std::string>* tags, std::vector<std::string>* segments) const {
   for (const auto& d : state_->defs) {
-    if (d && d->members.Contains(person)) (d->is_segment ? segments : tags)->push_back(d->name());
+    if (d && state_->IsMember(*d, person)) (d->is_segment ? segments : tags)->push_back(d->name());
   }
   std::sort(tags->begin(), tags->end());
   std::sort(segments->begin(), segments->end());
@@ -803,10 +846,10 @@ void Catalog::OnMerge(PersonId survivor, PersonId absorbed, TimeMs now, store::W
   State& s = *state_;
   for (auto& d : s.defs) {
     if (!d) continue;
-    if (!d->expr && d->members.Contains(absorbed)) s.SetMember(*d, survivor, true, now, batch);
+    if (!d->expr && s.IsMember(*d, absorbed)) s.SetMember(*d, survivor, true, now, batch);
     s.SetMember(*d, absorbed, false, now, batch);
   }
-  s.wake.erase(absorbed);
+  s.rows.SetWake(absorbed, internal::PersonRows::kNoWake);
   for (auto& [key, column] : s.aggregates) column->Set(absorbed, std::nullopt);
   s.MarkAll(s.order);
   s.Reevaluate(survivor, now, batch, this);
@@ -838,9 +881,8 @@ size_t Catalog::Advance(TimeMs now, store::WriteBatch* batch) {
   while (!s.heap.empty() && s.heap.top().first <= now) {
     auto [at, p] = s.heap.top();
     s.heap.pop();
-    auto it = s.wake.find(p);
-    if (it == s.wake.end() || it->second != at) continue;  // superseded
-    s.wake.erase(it);
+    if (s.rows.Wake(p) != at) continue;  // superseded
+    s.rows.SetWake(p, internal::PersonRows::kNoWake);
     s.MarkAll(s.time_dependent);
     s.Reevaluate(p, now, batch, this);
     ++n;
@@ -869,7 +911,7 @@ size_t Catalog::MemoryBytes() const {
   for (const auto& d : state_->defs) {
     if (d) bytes += d->members.MemoryBytes() + d->manual_atoms.MemoryBytes();
   }
-  return bytes;
+  return bytes + state_->rows.MemoryBytes();
 }
 
 const tags::Bitmap* Catalog::LiveMembers(uint32_t ref) { return &state_->defs[ref]->members; }
@@ -884,7 +926,7 @@ tags::Bitmap Catalog::Members(uint32_t ref, TimeMs, const tags::Bitmap& candidat
 }
 
 bool Catalog::Contains(uint32_t ref, PersonId person, TimeMs, TimeMs*) {
-  return state_->defs[ref]->members.Contains(person);
+  return state_->IsMember(*state_->defs[ref], person);
 }
 
 }  // namespace facet::segments

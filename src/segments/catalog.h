@@ -157,7 +157,8 @@ class Catalog : public RefResolver {
   size_t tag_count() const;
   size_t segment_count() const;
   uint64_t change_count() const;
-  // Heap bytes of the membership bitmaps and live aggregate columns.
+  // Heap bytes of the membership bitmaps, the per-person membership rows
+  // and the live aggregate columns.
   size_t MemoryBytes() const;
 
   // RefResolver.

@@ -742,6 +742,12 @@ bool CompiledExpr::Matches(PersonId person, TimeMs as_of, RefResolver* refs, Tim
   return impl_->Matches(impl_->root, person, as_of, refs, next_change, aggregates);
 }
 
+bool CompiledExpr::Matches(const PersonTable::Person& row, PersonId person, TimeMs as_of, RefResolver* refs,
+                           TimeMs* next_change, const std::vector<NumericIndex*>* aggregates) const {
+  PersonEval eval(*impl_->table, row, person, as_of, refs, impl_->options.utc_offset_ms, next_change, aggregates);
+  return eval.Eval(impl_->root);
+}
+
 bool CompiledExpr::time_dependent() const { return impl_->flags.time; }
 bool CompiledExpr::uses_events() const { return impl_->flags.events; }
 bool CompiledExpr::uses_traits() const { return impl_->flags.traits; }
@@ -756,7 +762,12 @@ std::optional<double> CompiledExpr::AggregateValue(size_t i, PersonId person, Ti
                                                    TimeMs* next_change) const {
   const Person* p = impl_->table->Get(person);
   if (!p) return std::nullopt;
-  PersonEval eval(*impl_->table, *p, person, as_of, nullptr, impl_->options.utc_offset_ms, next_change);
+  return AggregateValue(i, *p, person, as_of, next_change);
+}
+
+std::optional<double> CompiledExpr::AggregateValue(size_t i, const PersonTable::Person& row, PersonId person,
+                                                   TimeMs as_of, TimeMs* next_change) const {
+  PersonEval eval(*impl_->table, row, person, as_of, nullptr, impl_->options.utc_offset_ms, next_change);
   Value v = eval.OperandValue(*impl_->flags.aggregate_nodes[i]);
   if (v.kind != Value::Kind::kNumber) return std::nullopt;
   return v.number;

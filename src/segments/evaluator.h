@@ -85,6 +85,10 @@ class CompiledExpr {
   // recomputed.
   bool Matches(PersonId person, TimeMs as_of, RefResolver* refs, TimeMs* next_change = nullptr,
                const std::vector<NumericIndex*>* aggregates = nullptr) const;
+  // The same for a person whose row the caller holds (table.Get(person)),
+  // when one person is checked against many definitions.
+  bool Matches(const PersonTable::Person& row, PersonId person, TimeMs as_of, RefResolver* refs,
+               TimeMs* next_change, const std::vector<NumericIndex*>* aggregates) const;
 
   // Whether the answer can depend on the passage of time (windows, days
   // since, as_of-relative events).
@@ -108,6 +112,8 @@ class CompiledExpr {
   // The value of aggregate i for `person` at `as_of` (nullopt: NULL);
   // lowers *next_change like Matches().
   std::optional<double> AggregateValue(size_t i, PersonId person, TimeMs as_of, TimeMs* next_change) const;
+  std::optional<double> AggregateValue(size_t i, const PersonTable::Person& row, PersonId person, TimeMs as_of,
+                                       TimeMs* next_change) const;
 
   static constexpr TimeMs kNever = INT64_MAX;
 

@@ -658,6 +658,23 @@ TEST(CatalogDifferentialTest, IncrementalMembershipEqualsRecompute) {
         absl::StatusOr<tags::Bitmap> want = catalog.Evaluate(seg.expression, now, now);
         ASSERT_EQ((*catalog.SegmentMembers(seg.name))->ToVector(), want->ToVector()) << when << ": " << seg.name;
       }
+      // One person's memberships (kept per person) agree with the bitmaps.
+      for (PersonId p = 0; p < 2 * kPersons; ++p) {
+        std::vector<std::string> tags_in, segments_in, want_tags, want_segments;
+        catalog.MembershipOf(p, &tags_in, &segments_in);
+        for (const TagDef& t : catalog.ListTags()) {
+          if ((*catalog.TagMembers(t.name))->Contains(p)) want_tags.push_back(t.name);
+        }
+        for (const SegmentDef& seg : catalog.ListSegments()) {
+          if ((*catalog.SegmentMembers(seg.name))->Contains(p)) want_segments.push_back(seg.name);
+        }
+        std::sort(tags_in.begin(), tags_in.end());
+        std::sort(segments_in.begin(), segments_in.end());
+        std::sort(want_tags.begin(), want_tags.end());
+        std::sort(want_segments.begin(), want_segments.end());
+        ASSERT_EQ(tags_in, want_tags) << when << ": tags of person " << p;
+        ASSERT_EQ(segments_in, want_segments) << when << ": segments of person " << p;
+      }
     };
     check("after definition");
     EventSeq seq = 0;
@@ -690,6 +707,23 @@ TEST(CatalogDifferentialTest, IncrementalMembershipEqualsRecompute) {
         std::vector<uint32_t> keys;
         table.SetTraits(p, traits, &keys);
         catalog.OnEvent(p, StringPool::kNone, keys, false, now, &batch);
+      } else if (r == 2) {  // a rule tag is redefined, or deleted and defined anew
+        auto& [name, text] = rules[static_cast<size_t>(pick(24))];
+        ExprGen gen(rng, now);
+        TagDef def;
+        def.name = name;
+        def.rule = gen.Expr(pick(3)).text;
+        if (pick(2) && catalog.DeleteTag(name, &batch).ok()) {
+          // A definition defined and deleted meanwhile takes the freed slot.
+          TagDef scratch;
+          scratch.name = "scratch";
+          scratch.rule = R"(trait.age > 40)";
+          ASSERT_TRUE(catalog.PutTag(scratch, now, &batch).ok());
+          ASSERT_TRUE(catalog.DeleteTag("scratch", &batch).ok());
+        }
+        absl::Status st = catalog.PutTag(def, now, &batch);
+        ASSERT_TRUE(st.ok()) << st << " " << def.rule;
+        text = def.rule;
       } else {
         profiles::Event e;
         e.seq = ++seq;
