@@ -207,8 +207,8 @@ absl::StatusOr<EngineTimes> RunFacet(const BenchDataset& data, int repeat, int u
   char notes[1280];
   std::snprintf(notes, sizeof notes,
                 "counts by one fused bitmap pass; with the member set built: Q1 %.3f ms, Q2 %.3f ms (medians); "
-                "person table (traits, %zu orders) built in %.1f s; bitmaps and per-person membership rows %.1f B/person, numeric trait columns "
-                "%.1f B/person, person table %.0f B/person; max RSS %ld MB (was %ld MB before loading); "
+                "person table (traits, %zu orders) built in %.1f s; bitmaps and per-person membership rows "
+                "%.1f B/person, numeric trait columns %.1f B/person, person table %.0f B/person; max RSS %ld MB (was %ld MB before loading); "
                 "300 rule tags defined over %u persons in %.1f s; per-event update with 300 rule tags: p50 %.1f us, p99 %.1f us, "
                 "max %.1f us",
                 q1_set_ms, q2_set_ms, data.order_times.size(), table_seconds,
