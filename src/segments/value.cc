@@ -87,19 +87,19 @@ bool ValueEquals(const Value& v, const Literal& lit) {
   }
 }
 
-std::optional<int> ValueCompare(const Value& v, const Literal& lit) {
+int ValueCompare(const Value& v, const Literal& lit) {
   if (v.kind == Value::Kind::kNumber) {
     auto* l = std::get_if<double>(&lit);
-    if (!l) return std::nullopt;
+    if (!l) return kIncomparable;
     return v.number < *l ? -1 : (v.number > *l ? 1 : 0);
   }
   if (v.kind == Value::Kind::kString) {
     auto* l = std::get_if<std::string>(&lit);
-    if (!l) return std::nullopt;
+    if (!l) return kIncomparable;
     int c = v.string.compare(*l);
     return c < 0 ? -1 : (c > 0 ? 1 : 0);
   }
-  return std::nullopt;
+  return kIncomparable;
 }
 
 bool MatchCompare(const Value& v, CompareOp op, const Literal& lit) {
@@ -109,22 +109,22 @@ bool MatchCompare(const Value& v, CompareOp op, const Literal& lit) {
     case CompareOp::kNe: return !ValueEquals(v, lit);
     default: break;
   }
-  std::optional<int> c = ValueCompare(v, lit);
-  if (!c) return false;
+  const int c = ValueCompare(v, lit);
+  if (c == kIncomparable) return false;
   switch (op) {
-    case CompareOp::kLt: return *c < 0;
-    case CompareOp::kLe: return *c <= 0;
-    case CompareOp::kGt: return *c > 0;
-    case CompareOp::kGe: return *c >= 0;
+    case CompareOp::kLt: return c < 0;
+    case CompareOp::kLe: return c <= 0;
+    case CompareOp::kGt: return c > 0;
+    case CompareOp::kGe: return c >= 0;
     default: return false;
   }
 }
 
 bool MatchBetween(const Value& v, const Literal& lo, const Literal& hi, bool negated) {
-  std::optional<int> a = ValueCompare(v, lo);
-  std::optional<int> b = ValueCompare(v, hi);
-  if (!a || !b) return false;
-  bool inside = *a >= 0 && *b <= 0;
+  const int a = ValueCompare(v, lo);
+  const int b = ValueCompare(v, hi);
+  if (a == kIncomparable || b == kIncomparable) return false;
+  bool inside = a >= 0 && b <= 0;
   return negated ? !inside : inside;
 }
 
