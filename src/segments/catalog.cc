@@ -168,9 +168,13 @@ struct Catalog::State {
     State& s;
   };
 
-  // Scratch for Reevaluate.
+  // Scratch for Reevaluate: per definition whether to re-evaluate it
+  // (kEvaluate) or only if one of its aggregates changes value
+  // (kIfAggregatesChange); the columns updated so far, and whether their
+  // value changed.
+  static constexpr uint8_t kEvaluate = 1, kIfAggregatesChange = 2;
   std::vector<uint8_t> dirty;
-  std::vector<NumericIndex*> updated_columns;
+  std::vector<std::pair<NumericIndex*, bool>> updated_columns;
   // Persons every definition has been evaluated for; a person seen for the
   // first time is evaluated against all of them.
   tags::Bitmap known;
@@ -185,24 +189,33 @@ struct Catalog::State {
     return *c;
   }
 
-  // Updates the live aggregates of d for person p (a live person or not),
-  // skipping columns already in `done` (aggregates shared by definitions).
-  void UpdateAggregates(Def& d, PersonId p, const PersonTable::Person* row, TimeMs now, TimeMs* next,
-                        std::vector<NumericIndex*>* done = nullptr) {
+  // Updates the live aggregates of d for person p (row: null when p is not
+  // live), skipping columns already in `done` (aggregates shared by
+  // definitions). Returns whether any of d's aggregates changed value
+  // (here or when listed in `done`).
+  bool UpdateAggregates(Def& d, PersonId p, const PersonTable::Person* row, TimeMs now, TimeMs* next,
+                        std::vector<std::pair<NumericIndex*, bool>>* done = nullptr) {
     if (d.columns.size() != d.expr->aggregate_count()) {
       d.columns.clear();
       for (size_t i = 0; i < d.expr->aggregate_count(); ++i) {
         d.columns.push_back(&AggregateColumn(d.expr->aggregate_key(i)));
       }
     }
+    bool changed = false;
     for (size_t i = 0; i < d.columns.size(); ++i) {
       NumericIndex* c = d.columns[i];
       if (done) {
-        if (std::find(done->begin(), done->end(), c) != done->end()) continue;
-        done->push_back(c);
+        auto it = std::find_if(done->begin(), done->end(), [c](const auto& u) { return u.first == c; });
+        if (it != done->end()) {
+          changed |= it->second;
+          continue;
+        }
       }
-      c->Set(p, row ? d.expr->AggregateValue(i, *row, p, now, next) : std::nullopt);
+      const bool set = c->Set(p, row ? d.expr->AggregateValue(i, *row, p, now, next) : std::nullopt);
+      if (done) done->emplace_back(c, set);
+      changed |= set;
     }
+    return changed;
   }
 
   Def* Find(bool segment, std::string_view name) const {
@@ -261,20 +274,32 @@ struct Catalog::State {
     if (known.AddChecked(p)) MarkAll(order);
     const PersonTable::Person* row = table.Get(p);  // null: not live
     for (uint32_t id : order) {
-      if (!dirty[id]) continue;
+      const uint8_t why = dirty[id];
+      if (!why) continue;
       dirty[id] = 0;
       Def& d = *defs[id];
-      UpdateAggregates(d, p, row, now, &next, &updated_columns);
+      const bool aggregates_changed = UpdateAggregates(d, p, row, now, &next, &updated_columns);
+      // Only its aggregates could have moved it, and they did not.
+      if (why == kIfAggregatesChange && !aggregates_changed) continue;
       bool in = row && d.expr->Matches(*row, p, now, refs, &next, &d.columns);
       if (SetMember(d, p, in, now, batch)) {
-        for (uint32_t dep : dependents[id]) dirty[dep] = 1;
+        for (uint32_t dep : dependents[id]) dirty[dep] = kEvaluate;
       }
     }
     Schedule(p, next);
   }
 
   void MarkAll(const std::vector<uint32_t>& ids) {
-    for (uint32_t id : ids) dirty[id] = 1;
+    for (uint32_t id : ids) dirty[id] = kEvaluate;
+  }
+
+  // Marks definitions that events or time reach: those that read them only
+  // through aggregates need re-evaluating only when an aggregate changes.
+  void MarkForEventsOrTime(const std::vector<uint32_t>& ids) {
+    for (uint32_t id : ids) {
+      if (dirty[id] == kEvaluate) continue;
+      dirty[id] = defs[id]->expr->events_only_through_aggregates() ? kIfAggregatesChange : kEvaluate;
+    }
   }
 
   // Recomputes indexes and the evaluation order after a definition change.
@@ -658,7 +683,7 @@ absl::StatusOr<size_t> Catalog::AddMembers(std::string_view tag, std::span<const
     d->manual_atoms.Add(p);
     if (s.table.live().Contains(p) && s.SetMember(*d, p, true, now, batch)) {
       ++added;
-      for (uint32_t dep : s.dependents[d->id]) s.dirty[dep] = 1;
+      for (uint32_t dep : s.dependents[d->id]) s.dirty[dep] = State::kEvaluate;
       s.Reevaluate(p, now, batch, this);
     }
   }
@@ -678,7 +703,7 @@ absl::StatusOr<size_t> Catalog::RemoveMembers(std::string_view tag, std::span<co
     d->manual_atoms.Remove(p);
     if (s.SetMember(*d, p, false, now, batch)) {
       ++removed;
-      for (uint32_t dep : s.dependents[d->id]) s.dirty[dep] = 1;
+      for (uint32_t dep : s.dependents[d->id]) s.dirty[dep] = State::kEvaluate;
       s.Reevaluate(p, now, batch, this);
     }
   }
@@ -703,7 +728,7 @@ absl::Status Catalog::SetMembers(std::string_view tag, const tags::Bitmap& perso
   batch->Put(Column::kCatalog, IdKey(kManualPrefix, d->id), d->manual_atoms.Encode());
   if (!s.dependents[d->id].empty()) {
     changed.ForEach([&](PersonId p) {
-      for (uint32_t dep : s.dependents[d->id]) s.dirty[dep] = 1;
+      for (uint32_t dep : s.dependents[d->id]) s.dirty[dep] = State::kEvaluate;
       s.Reevaluate(p, now, batch, this);
       return true;
     });
@@ -831,9 +856,9 @@ void Catalog::OnEvent(PersonId person, uint32_t event_name, std::span<const uint
   if (s.order.empty()) return;
   if (event_name != StringPool::kNone) {
     auto it = s.by_event.find(event_name);
-    if (it != s.by_event.end()) s.MarkAll(it->second);
+    if (it != s.by_event.end()) s.MarkForEventsOrTime(it->second);
   }
-  s.MarkAll(s.any_event);
+  s.MarkForEventsOrTime(s.any_event);
   for (uint32_t k : trait_keys) {
     auto it = s.by_trait.find(k);
     if (it != s.by_trait.end()) s.MarkAll(it->second);
@@ -883,7 +908,7 @@ size_t Catalog::Advance(TimeMs now, store::WriteBatch* batch) {
     s.heap.pop();
     if (s.rows.Wake(p) != at) continue;  // superseded
     s.rows.SetWake(p, internal::PersonRows::kNoWake);
-    s.MarkAll(s.time_dependent);
+    s.MarkForEventsOrTime(s.time_dependent);
     s.Reevaluate(p, now, batch, this);
     ++n;
   }

@@ -86,6 +86,8 @@ struct Names {
 
 struct Flags {
   bool time = false, events = false, traits = false, any_event = false;
+  // Reads events other than through aggregates (sequences, touches, location).
+  bool events_outside_aggregates = false;
   std::vector<uint32_t> event_names, trait_keys, refs;
   std::vector<std::string> aggregates;        // canonical keys
   std::vector<const Node*> aggregate_nodes;   // a node reading each (set after compiling)
@@ -134,7 +136,7 @@ absl::Status CompileOperand(const Operand& o, const Names& names, const RefLooku
       break;
     case Operand::Kind::kFirstTouch:
     case Operand::Kind::kLastTouch:
-      flags->events = flags->time = flags->any_event = true;
+      flags->events = flags->time = flags->any_event = flags->events_outside_aggregates = true;
       n->key = names(JoinPath("context", o.path));
       n->cost = kEventCost;
       break;
@@ -189,14 +191,15 @@ absl::StatusOr<Node> CompileNode(const Expr& e, const Names& names, const RefLoo
       break;
     }
     case Expr::Kind::kWithin:
-      flags->events = flags->any_event = true;  // location comes with events
+      // Location comes with events.
+      flags->events = flags->any_event = flags->events_outside_aggregates = true;
       n.latitude = e.latitude;
       n.longitude = e.longitude;
       n.radius_m = e.radius_m;
       n.cost = kTraitCost;
       break;
     case Expr::Kind::kSequence:
-      flags->events = flags->time = true;
+      flags->events = flags->time = flags->events_outside_aggregates = true;
       n.gap_ms = e.gap_ms;
       n.window_ms = e.window_ms;
       n.cost = kEventCost;
@@ -753,6 +756,7 @@ bool CompiledExpr::uses_events() const { return impl_->flags.events; }
 bool CompiledExpr::uses_traits() const { return impl_->flags.traits; }
 const std::vector<uint32_t>& CompiledExpr::event_names() const { return impl_->flags.event_names; }
 bool CompiledExpr::any_event() const { return impl_->flags.any_event; }
+bool CompiledExpr::events_only_through_aggregates() const { return !impl_->flags.events_outside_aggregates; }
 const std::vector<uint32_t>& CompiledExpr::trait_keys() const { return impl_->flags.trait_keys; }
 const std::vector<uint32_t>& CompiledExpr::refs() const { return impl_->flags.refs; }
 size_t CompiledExpr::aggregate_count() const { return impl_->flags.aggregates.size(); }

@@ -101,6 +101,10 @@ class CompiledExpr {
   // these interned trait paths, references.
   const std::vector<uint32_t>& event_names() const;
   bool any_event() const;
+  // Whether events and time reach the answer only through the aggregates
+  // (so that, traits and references unchanged, the answer can only change
+  // when one of their values does).
+  bool events_only_through_aggregates() const;
   const std::vector<uint32_t>& trait_keys() const;
   const std::vector<uint32_t>& refs() const;
 

@@ -10,11 +10,11 @@ double NumericIndex::Get(PersonId person) const {
   return person < values_.size() ? values_[person] : std::numeric_limits<double>::quiet_NaN();
 }
 
-void NumericIndex::Set(PersonId person, std::optional<double> value) {
+bool NumericIndex::Set(PersonId person, std::optional<double> value) {
   if (value && std::isnan(*value)) value.reset();
   double old = Get(person);
   bool had = !std::isnan(old);
-  if (had == value.has_value() && (!had || old == *value)) return;
+  if (had == value.has_value() && (!had || old == *value)) return false;
   if (person >= values_.size()) {
     values_.resize(std::max<size_t>(static_cast<size_t>(person) + 1, values_.size() * 3 / 2),
                    std::numeric_limits<double>::quiet_NaN());
@@ -25,7 +25,7 @@ void NumericIndex::Set(PersonId person, std::optional<double> value) {
   } else {
     present_.Remove(person);
   }
-  if (!indexed_) return;
+  if (!indexed_) return true;
   if (value) {
     auto it = std::lower_bound(cuts_.begin(), cuts_.end(), *value);
     if (it == cuts_.end() || *it != *value) {
@@ -33,7 +33,7 @@ void NumericIndex::Set(PersonId person, std::optional<double> value) {
         indexed_ = false;
         cuts_.clear();
         le_.clear();
-        return;
+        return true;
       }
       size_t i = static_cast<size_t>(it - cuts_.begin());
       // Persons <= the new cut are those <= the cut below it (none equal it yet).
@@ -52,6 +52,7 @@ void NumericIndex::Set(PersonId person, std::optional<double> value) {
   } else {
     for (size_t i = from_old; i < from_new; ++i) le_[i].Remove(person);
   }
+  return true;
 }
 
 const tags::Bitmap* NumericIndex::AtMost(double v, bool inclusive) const {

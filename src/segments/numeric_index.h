@@ -29,7 +29,8 @@ class NumericIndex {
  public:
   static constexpr size_t kMaxCuts = 64;
 
-  void Set(PersonId person, std::optional<double> value);
+  // Returns whether the person's value changed.
+  bool Set(PersonId person, std::optional<double> value);
   // NaN when the person has no number.
   double Get(PersonId person) const;
 
