@@ -8,7 +8,9 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "base/status.h"
+#include "segments/string_index.h"
 #include "tags/bitmap_formula.h"
 
 namespace facet::segments {
@@ -623,10 +625,44 @@ struct CompiledExpr::Impl {
       case Expr::Kind::kBetween: {
         const NumericIndex* c = Column(n, refs);
         if (c && RangeFormula(n, *c, f)) return true;
+        if (StringFormula(n, f)) return true;
         return RecentFormula(n, refs, f);
       }
+      case Expr::Kind::kIn: return StringFormula(n, f);
       default: return false;
     }
+  }
+
+  // The string column of n's operand when n is a predicate on a trait that
+  // only a string can satisfy (=, <, <=, >, >=, BETWEEN, IN against string
+  // literals; not !=, NOT, which also select values of other types).
+  const StringIndex* StringColumn(const Node& n) const {
+    if (n.operand != Operand::Kind::kTrait || n.negated || n.values.empty()) return nullptr;
+    if (n.kind == Expr::Kind::kCompare ? n.op == CompareOp::kNe
+                                       : n.kind != Expr::Kind::kBetween && n.kind != Expr::Kind::kIn) {
+      return nullptr;
+    }
+    for (const Literal& l : n.values) {
+      if (!std::holds_alternative<std::string>(l)) return nullptr;
+    }
+    return table->StringTrait(n.key);
+  }
+
+  // Appends to `f` the persons for which string predicate n holds: the OR of
+  // the bitmaps of the distinct values satisfying it. False when n is not
+  // such a predicate or the column keeps no bitmaps.
+  bool StringFormula(const Node& n, tags::BitmapFormula* f) const {
+    const StringIndex* c = StringColumn(n);
+    if (!c || !c->indexed()) return false;
+    bool any = false;
+    for (const auto& [value, persons] : c->holders()) {
+      if (!Predicate(n, Value::String(table->strings().Get(value)))) continue;
+      f->Push(persons);
+      if (any) f->Or();
+      any = true;
+    }
+    if (!any) f->Push(c->Holding(StringIndex::kNone));  // nobody
+    return true;
   }
 
   tags::Bitmap ByFormula(const tags::BitmapFormula& f, const tags::Bitmap& candidates) const {
@@ -634,9 +670,23 @@ struct CompiledExpr::Impl {
     return r.ok() ? *std::move(r) : tags::Bitmap();  // a formula built here is well formed
   }
 
-  // Persons of `candidates` for which a comparison on a numeric column holds,
-  // by scanning the column (columns too varied for a range index).
+  // Persons of `candidates` for which a predicate on a numeric or string
+  // column holds, by scanning the column (columns too varied for bitmaps);
+  // a string predicate is decided once per distinct value.
   bool ScanColumn(const Node& n, const tags::Bitmap& candidates, RefResolver* refs, tags::Bitmap* out) const {
+    if (const StringIndex* c = StringColumn(n)) {
+      absl::flat_hash_map<uint32_t, bool> decided;
+      std::vector<PersonId> in;
+      (candidates & c->present()).ForEach([&](PersonId id) {
+        const uint32_t value = c->Get(id);
+        auto [it, fresh] = decided.try_emplace(value, false);
+        if (fresh) it->second = Predicate(n, Value::String(table->strings().Get(value)));
+        if (it->second) in.push_back(id);
+        return true;
+      });
+      *out = tags::Bitmap::Of(in);
+      return true;
+    }
     if (n.kind != Expr::Kind::kCompare && n.kind != Expr::Kind::kBetween) return false;
     if (n.kind == Expr::Kind::kCompare && n.op == CompareOp::kNe) return false;
     const NumericIndex* c = Column(n, refs);
@@ -657,6 +707,7 @@ struct CompiledExpr::Impl {
     switch (n.kind) {
       case Expr::Kind::kCompare: return MatchCompare(v, n.op, n.values[0]);
       case Expr::Kind::kBetween: return MatchBetween(v, n.values[0], n.values[1], n.negated);
+      case Expr::Kind::kIn: return MatchIn(v, n.values, n.negated);
       default: return false;
     }
   }

@@ -195,17 +195,31 @@ void PersonTable::UpdateColumns(PersonId id, const std::vector<uint32_t>& keys) 
   const Person* p = id < persons_.size() ? &persons_[id] : nullptr;
   for (uint32_t key : keys) {
     std::optional<double> number;
+    uint32_t string = StringIndex::kNone;
     if (p) {
-      Value v = Trait(*p, key);
-      if (v.kind == Value::Kind::kNumber) number = v.number;
+      auto cell = std::lower_bound(p->traits.begin(), p->traits.end(), key,
+                                   [](const Cell& c, uint32_t k) { return c.key < k; });
+      if (cell != p->traits.end() && cell->key == key) {
+        if (cell->kind == Value::Kind::kNumber) number = cell->number;
+        if (cell->kind == Value::Kind::kString) string = cell->ref;
+      }
     }
     auto it = numeric_.find(key);
-    if (it == numeric_.end()) {
-      if (!number) continue;
-      it = numeric_.emplace(key, std::make_unique<NumericIndex>()).first;
+    if (it != numeric_.end() || number) {
+      if (it == numeric_.end()) it = numeric_.emplace(key, std::make_unique<NumericIndex>()).first;
+      it->second->Set(id, number);
     }
-    it->second->Set(id, number);
+    auto st = strings_by_key_.find(key);
+    if (st != strings_by_key_.end() || string != StringIndex::kNone) {
+      if (st == strings_by_key_.end()) st = strings_by_key_.emplace(key, std::make_unique<StringIndex>()).first;
+      st->second->Set(id, string);
+    }
   }
+}
+
+const StringIndex* PersonTable::StringTrait(uint32_t key) const {
+  auto it = strings_by_key_.find(key);
+  return it == strings_by_key_.end() ? nullptr : it->second.get();
 }
 
 const NumericIndex* PersonTable::NumericTrait(uint32_t key) const {
@@ -272,6 +286,7 @@ size_t PersonTable::MemoryBytes() const {
   }
   for (const auto& a : arrays_) bytes += a.capacity() * sizeof(Literal);
   for (const auto& [key, column] : numeric_) bytes += column->MemoryBytes();
+  for (const auto& [key, column] : strings_by_key_) bytes += column->MemoryBytes();
   return bytes + strings_.MemoryBytes();
 }
 

@@ -30,6 +30,7 @@
 #include "profiles/event.h"
 #include "profiles/profile.h"
 #include "segments/numeric_index.h"
+#include "segments/string_index.h"
 #include "segments/value.h"
 #include "tags/bitmap.h"
 
@@ -121,6 +122,10 @@ class PersonTable {
   // The numbers of trait `key` (interned path) across persons, with a range
   // index; null when no person has a number there.
   const NumericIndex* NumericTrait(uint32_t key) const;
+  // The strings of trait `key` across persons, as interned ids, with a
+  // bitmap per value while they are few; null when no person has a string
+  // there.
+  const StringIndex* StringTrait(uint32_t key) const;
 
   // Approximate heap bytes held.
   size_t MemoryBytes() const;
@@ -136,6 +141,7 @@ class PersonTable {
   StringPool strings_;
   std::deque<std::vector<Literal>> arrays_;
   absl::flat_hash_map<uint32_t, std::unique_ptr<NumericIndex>> numeric_;
+  absl::flat_hash_map<uint32_t, std::unique_ptr<StringIndex>> strings_by_key_;
   std::vector<uint32_t> scratch_;
 };
 
