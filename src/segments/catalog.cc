@@ -189,18 +189,22 @@ struct Catalog::State {
     return *c;
   }
 
+  // Points d.columns at the live columns of d's aggregates.
+  void BindColumns(Def& d) {
+    if (d.columns.size() == d.expr->aggregate_count()) return;
+    d.columns.clear();
+    for (size_t i = 0; i < d.expr->aggregate_count(); ++i) {
+      d.columns.push_back(&AggregateColumn(d.expr->aggregate_key(i)));
+    }
+  }
+
   // Updates the live aggregates of d for person p (row: null when p is not
   // live), skipping columns already in `done` (aggregates shared by
   // definitions). Returns whether any of d's aggregates changed value
   // (here or when listed in `done`).
   bool UpdateAggregates(Def& d, PersonId p, const PersonTable::Person* row, TimeMs now, TimeMs* next,
                         std::vector<std::pair<NumericIndex*, bool>>* done = nullptr) {
-    if (d.columns.size() != d.expr->aggregate_count()) {
-      d.columns.clear();
-      for (size_t i = 0; i < d.expr->aggregate_count(); ++i) {
-        d.columns.push_back(&AggregateColumn(d.expr->aggregate_key(i)));
-      }
-    }
+    BindColumns(d);
     bool changed = false;
     for (size_t i = 0; i < d.columns.size(); ++i) {
       NumericIndex* c = d.columns[i];
@@ -454,20 +458,45 @@ struct Catalog::State {
 
   // Evaluates a rule definition for every live person at `now`, recording
   // changes against its current members when `batch` is given.
-  void Recompute(Def& d, TimeMs now, store::WriteBatch* batch, RefResolver* refs) {
+  //
+  // A definition reading events and time only through aggregates is
+  // selected by the bitmap plan once its aggregate columns are current (and
+  // its timers set from them); others person by person. `current`
+  // (optional) lists the aggregate columns already computed at `now` for
+  // every live person, which are skipped and to which the ones computed
+  // here are added.
+  void Recompute(Def& d, TimeMs now, store::WriteBatch* batch, RefResolver* refs,
+                 std::vector<NumericIndex*>* current = nullptr) {
+    const bool timed = d.expr->time_dependent();
+    const bool by_plan = d.expr->events_only_through_aggregates();
+    BindColumns(d);
+    std::vector<size_t> stale;  // d's aggregates to compute
+    for (size_t i = 0; i < d.columns.size(); ++i) {
+      if (!current || std::find(current->begin(), current->end(), d.columns[i]) == current->end()) {
+        stale.push_back(i);
+      }
+    }
     std::vector<PersonId> in;
-    TimeMs dummy;
-    bool timed = d.expr->time_dependent();
-    table.live().ForEach([&](PersonId p) {
-      TimeMs next = CompiledExpr::kNever;
-      const PersonTable::Person* row = table.Get(p);
-      UpdateAggregates(d, p, row, now, timed ? &next : &dummy);
-      if (row && d.expr->Matches(*row, p, now, refs, timed ? &next : &dummy, &d.columns)) in.push_back(p);
-      if (timed) Schedule(p, next);
-      return true;
-    });
+    if (!by_plan || !stale.empty()) {
+      TimeMs dummy;
+      table.live().ForEach([&](PersonId p) {
+        TimeMs next = CompiledExpr::kNever;
+        const PersonTable::Person* row = table.Get(p);
+        for (size_t i : stale) {
+          d.columns[i]->Set(p, row ? d.expr->AggregateValue(i, *row, p, now, timed ? &next : &dummy) : std::nullopt);
+        }
+        if (!by_plan && row && d.expr->Matches(*row, p, now, refs, timed ? &next : &dummy, &d.columns)) {
+          in.push_back(p);
+        }
+        if (timed) Schedule(p, next);
+        return true;
+      });
+    }
+    if (current) {
+      for (size_t i : stale) current->push_back(d.columns[i]);
+    }
     known |= table.live();
-    tags::Bitmap fresh = tags::Bitmap::Of(in);
+    tags::Bitmap fresh = by_plan ? d.expr->Select(table.live(), now, refs) : tags::Bitmap::Of(in);
     fresh.Optimize();
     fresh.Densify();
     AssignMembers(d, std::move(fresh), now, batch);
@@ -583,9 +612,10 @@ absl::Status Catalog::Load(TimeMs now, const std::function<PersonId(PersonId)>& 
     std::sort(roots.begin(), roots.end());
     s.AssignMembers(*d, tags::Bitmap::Of(roots), now, nullptr);
   }
+  std::vector<NumericIndex*> current;  // aggregate columns computed at now
   for (uint32_t id : s.order) {
     State::Def& d = *s.defs[id];
-    s.Recompute(d, now, nullptr, this);
+    s.Recompute(d, now, nullptr, this, &current);
     auto snap = snapshots.find(id);
     if (snap != snapshots.end() && batch) {
       (d.members - snap->second).ForEach([&](PersonId p) { s.RecordChange(d, p, true, now, batch); return true; });
