@@ -11,10 +11,13 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
+#include "api/internal/member_export.h"
 #include "base/time_format.h"
 #include "identity/identity_graph.h"
 #include "ingest/pipeline.h"
@@ -60,8 +63,8 @@ class Client {
   }
 
   Reply Send(http::verb method, std::string target, std::string body = "", Headers headers = {},
-             bool chunked = false) {
-    http::request<http::string_body> req{method, target, 11};
+             bool chunked = false, unsigned version = 11) {
+    http::request<http::string_body> req{method, target, version};
     req.set(http::field::host, "127.0.0.1");
     for (auto& [k, v] : headers) req.set(k, v);
     req.body() = std::move(body);
@@ -670,6 +673,7 @@ TEST_F(ApiServerTest, SegmentsExportOverlapChangesAndMemberships) {
   EXPECT_EQ(c.Get("/v1/tags/foshan/members?format=xml").status, 400);
   r = c.Get("/v1/tags/foshan/members?limit=1");
   ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.Header("Transfer-Encoding"), "chunked");
   EXPECT_EQ(r.body, "person_id,user_id\r\n" + std::to_string(std::min(u1, u3)) + "," + (u1 < u3 ? "u1" : "u3") + "\r\n");
 
   r = c.Admin(http::verb::post, "/v1/segments/overlap", {{"segments", {"buyers", "tag:foshan"}}});
@@ -710,6 +714,92 @@ TEST_F(ApiServerTest, SegmentsExportOverlapChangesAndMemberships) {
 
   EXPECT_EQ(c.Admin(http::verb::delete_, "/v1/segments/buyers", nullptr).status, 200);
   EXPECT_EQ(c.Get("/v1/segments/buyers").status, 404);
+}
+
+// Persons e0, e1, ...: city "c<i % 7>" and age i, in batches under the body limit.
+void SendNumberedPersons(Client& c, int n) {
+  json batch = json::array();
+  for (int i = 0; i < n; ++i) {
+    batch.push_back(IdentifyItem("e" + std::to_string(i), {{"city", "c" + std::to_string(i % 7)}, {"age", i}},
+                                 kNow - kDay));
+    if (batch.size() < 400 && i + 1 < n) continue;
+    Reply r = c.Post("/v1/batch", json{{"batch", batch}}.dump());
+    ASSERT_EQ(r.status, 200) << r.body;
+    batch = json::array();
+  }
+}
+
+TEST_F(ApiServerTest, LargeExportsAreStreamed) {
+  constexpr size_t kPersons = 3 * internal::kExportChunk + 123;  // more than three pieces
+  Client c = Connect();
+  SendNumberedPersons(c, kPersons);
+  ASSERT_EQ(c.Admin(http::verb::put, "/v1/segments/everyone", {{"expression", "trait.age >= 0"}}).status, 200);
+
+  Reply r = c.Get("/v1/segments/everyone/members?format=ndjson&traits=city,age");
+  ASSERT_EQ(r.status, 200) << r.body.substr(0, 200);
+  EXPECT_EQ(r.Header("Transfer-Encoding"), "chunked");
+  EXPECT_EQ(r.Header("Content-Length"), "");
+  EXPECT_EQ(r.Header("Content-Type"), "application/x-ndjson");
+  // Every person once, lowest ids first, with its own traits; the CSV export
+  // must list the same rows.
+  std::string csv = "person_id,user_id,city,age\r\n";
+  std::set<std::string> users;
+  PersonId last = 0;
+  for (size_t begin = 0, end; begin < r.body.size(); begin = end + 1) {
+    end = r.body.find('\n', begin);
+    ASSERT_NE(end, std::string::npos);
+    json j = json::parse(r.body.substr(begin, end - begin));
+    const std::string user = j["user_id"];
+    const int i = std::stoi(user.substr(1));
+    const std::string city = "c" + std::to_string(i % 7);
+    const PersonId id = j["person_id"];
+    EXPECT_EQ(j, (json{{"person_id", id}, {"user_id", user}, {"city", city}, {"age", i}}));
+    EXPECT_TRUE(users.empty() || id > last) << id;
+    last = id;
+    users.insert(user);
+    csv += std::to_string(id) + "," + user + "," + city + "," + user.substr(1) + "\r\n";
+  }
+  EXPECT_EQ(users.size(), kPersons);
+
+  // The same connection serves the next request after a stream.
+  r = c.Get("/v1/segments/everyone/members?traits=city,age");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.Header("Transfer-Encoding"), "chunked");
+  EXPECT_EQ(r.body, csv);
+  r = c.Get("/v1/segments/everyone/members?traits=city,age&limit=5000");
+  size_t cut = 0;
+  for (int line = 0; line < 5001; ++line) cut = csv.find("\r\n", cut) + 2;
+  EXPECT_EQ(r.body, csv.substr(0, cut));
+
+  // HTTP/1.0 has no chunked encoding: the same body, whole.
+  Client old = Connect();
+  r = old.Send(http::verb::get, "/v1/segments/everyone/members?traits=city,age", "",
+               {{"Authorization", kBearerAdmin}}, /*chunked=*/false, /*version=*/10);
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.Header("Transfer-Encoding"), "");
+  EXPECT_EQ(r.Header("Content-Length"), std::to_string(csv.size()));
+  EXPECT_EQ(r.body, csv);
+  EXPECT_TRUE(old.ClosedByServer());
+
+  // Errors are found before the first byte and answered whole, as JSON.
+  for (const auto& [target, status, field] : std::vector<std::tuple<std::string, int, std::string>>{
+           {"/v1/segments/nobody/members", 404, ""},
+           {"/v1/tags/nobody/members?format=ndjson", 404, ""},
+           {"/v1/segments/everyone/members?format=xml", 400, "format"},
+           {"/v1/segments/everyone/members?ns=", 400, "ns"},
+           {"/v1/segments/everyone/members?limit=0", 400, "limit"},
+           {"/v1/segments/everyone/members?traits=city,,age", 400, "traits"},
+           {"/v1/segments/everyone/members?ns=email&raw=true", 403, "raw"}}) {
+    r = c.Get(target);
+    EXPECT_EQ(r.status, status) << target;
+    EXPECT_EQ(r.Header("Transfer-Encoding"), "") << target;
+    EXPECT_EQ(r.Json()["field"], field.empty() ? json(nullptr) : json(field)) << target << " " << r.body;
+  }
+
+  // Each export is counted once, when it ends.
+  r = c.Get("/metrics");
+  EXPECT_NE(r.body.find("facet_http_requests_total{route=\"/v1/segments/{name}/members\",code=\"200\"} 4\n"),
+            std::string::npos) << r.body;
 }
 
 TEST_F(ApiServerTest, ManyConcurrentClients) {

@@ -18,6 +18,7 @@
 #include "api/http_status.h"
 #include "api/internal/audience_render.h"
 #include "api/internal/header_text.h"
+#include "api/internal/member_export.h"
 #include "api/json_render.h"
 #include "api/router.h"
 #include "base/time_format.h"
@@ -31,12 +32,10 @@ using nlohmann::json;
 
 namespace {
 
-using internal::AppendCsvField;
 using internal::BodyReader;
 using internal::CsvLineValue;
 using internal::SegmentJson;
 using internal::TagJson;
-using internal::ValueJson;
 using internal::ValueText;
 using Query = std::vector<std::pair<std::string, std::string>>;
 
@@ -47,9 +46,6 @@ constexpr int64_t kMaxSample = 1000;
 constexpr size_t kBreakdownValues = 100;
 constexpr size_t kMinOverlap = 2;
 constexpr size_t kMaxOverlap = 20;
-// Persons exported per hold of the read lock, so that a large export does
-// not stall ingest.
-constexpr size_t kExportChunk = 4096;
 constexpr std::string_view kNoValue = "(none)";
 constexpr std::string_view kTagPrefix = "tag:";
 
@@ -701,8 +697,12 @@ Response AudienceRoutes::ExportMembers(bool segment, const std::string& name,
   if (HasQuery(*query, "limit") && (!ParseUnsigned(QueryValue(*query, "limit"), &limit) || limit < 1)) {
     return BadRequest("limit must be a positive integer", "limit");
   }
+  internal::ExportColumns export_columns;
+  export_columns.csv = format == "csv";
+  export_columns.ns = ns;
   // Requested traits: column names as given, paths without "trait.".
-  std::vector<std::string> columns, paths;
+  std::vector<std::string>& columns = export_columns.columns;
+  std::vector<std::string>& paths = export_columns.paths;
   for (std::string_view rest = QueryValue(*query, "traits"); !rest.empty();) {
     const size_t comma = rest.find(',');
     std::string_view t = internal::TrimSpaces(rest.substr(0, comma));
@@ -714,93 +714,31 @@ Response AudienceRoutes::ExportMembers(bool segment, const std::string& name,
   }
   const identity::IdentityOptions& id_options = services_.graph.options();
   // A trait named like a PII namespace ("email", "phone") is PII too.
-  std::vector<char> pii_trait(paths.size());
+  std::vector<char>& pii_trait = export_columns.pii_trait;
+  pii_trait.resize(paths.size());
   bool any_pii = identity::IsPii(ns, id_options);
   for (size_t i = 0; i < paths.size(); ++i) {
     pii_trait[i] = identity::IsPii(paths[i], id_options);
     any_pii |= pii_trait[i] != 0;
   }
-  const bool raw_pii = raw && MayReadRawPii(request);
-  if (raw && any_pii && !raw_pii) {
+  export_columns.raw_pii = raw && MayReadRawPii(request);
+  if (raw && any_pii && !export_columns.raw_pii) {
     return ErrorReply(403, "raw=true needs an admin key listed in pii_keys; without it PII is "
                            "exported as keyed hashes", "raw");
   }
-  const identity::Pseudonymizer& pseudonyms = services_.graph.pseudonymizer();
-  auto pseudonym = [&](const std::string& space, const std::string& value) {
-    absl::StatusOr<std::string> normalized = identity::Normalize(space, value, id_options);
-    return pseudonyms.HexDigest(space, normalized.ok() ? *normalized : value);
-  };
 
-  std::vector<PersonId> ids;
+  tags::Bitmap members;
   {
     auto lock = services_.pipeline.LockForRead();
     const segments::Catalog& catalog = services_.audiences.catalog();
-    absl::StatusOr<const tags::Bitmap*> members = segment ? catalog.SegmentMembers(name) : catalog.TagMembers(name);
-    if (!members.ok()) return StatusReply(members.status());
-    ids = (*members)->ToVector(limit);
-  }
-
-  const bool csv = format == "csv";
-  std::string out;
-  if (csv) {
-    out.append("person_id,");
-    AppendCsvField(&out, ns);
-    for (const std::string& c : columns) {
-      out.push_back(',');
-      AppendCsvField(&out, c);
-    }
-    out.append("\r\n");
-  }
-  std::vector<json> trait_values(paths.size());
-  for (size_t begin = 0; begin < ids.size(); begin += kExportChunk) {
-    auto lock = services_.pipeline.LockForRead();
-    const segments::PersonTable& table = services_.audiences.table();
-    std::vector<uint32_t> keys;
-    for (const std::string& p : paths) keys.push_back(table.strings().Find(p));
-    for (size_t k = begin; k < std::min(ids.size(), begin + kExportChunk); ++k) {
-      const PersonId id = ids[k];
-      // Absorbed by a merge since the members were read: the survivor stands for it.
-      if (!services_.graph.Exists(id) || !services_.graph.IsRoot(id)) continue;
-      std::optional<std::string> identifier;
-      for (const identity::Identifier& i : services_.graph.Identities(id)) {
-        if (i.ns != ns) continue;
-        identifier = raw_pii || !identity::IsPii(ns, id_options) ? i.value : pseudonyms.HexDigest(ns, i.value);
-        break;
-      }
-      const segments::PersonTable::Person* person = table.Get(id);
-      for (size_t t = 0; t < paths.size(); ++t) {
-        segments::Value v;
-        if (person != nullptr && keys[t] != segments::StringPool::kNone) v = table.Trait(*person, keys[t]);
-        if (pii_trait[t] && !raw_pii && !v.is_null()) {
-          trait_values[t] = pseudonym(paths[t], ValueText(v).value_or(""));
-        } else {
-          trait_values[t] = ValueJson(v);
-        }
-      }
-      if (csv) {
-        out.append(std::to_string(id)).push_back(',');
-        if (identifier) AppendCsvField(&out, *identifier);
-        for (const json& v : trait_values) {
-          out.push_back(',');
-          if (v.is_string()) {
-            AppendCsvField(&out, v.get_ref<const std::string&>());
-          } else if (!v.is_null()) {
-            AppendCsvField(&out, Dump(v));
-          }
-        }
-        out.append("\r\n");
-      } else {
-        json line = json::object();
-        line["person_id"] = id;
-        line[ns] = identifier ? json(*identifier) : json(nullptr);
-        for (size_t t = 0; t < columns.size(); ++t) line[columns[t]] = std::move(trait_values[t]);
-        out.append(Dump(line)).push_back('\n');
-      }
-    }
+    absl::StatusOr<const tags::Bitmap*> found =
+        segment ? catalog.SegmentMembers(name) : catalog.TagMembers(name);
+    if (!found.ok()) return StatusReply(found.status());
+    members = **found;  // a copy: the export renders it after this lock is released
   }
   Response r;
-  r.content_type = csv ? "text/csv; charset=utf-8" : "application/x-ndjson";
-  r.body = std::move(out);
+  r.content_type = export_columns.csv ? "text/csv; charset=utf-8" : "application/x-ndjson";
+  r.body_source = internal::MemberExport(services_, std::move(export_columns), std::move(members), limit);
   return r;
 }
 

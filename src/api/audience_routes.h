@@ -8,8 +8,9 @@
 //
 // Reads take the pipeline's read lock. Every change to the catalog runs
 // through Pipeline::Execute, and its reply is sent once the change is
-// durable. Member exports are built in memory and sent as one body.
-// Thread-safe.
+// durable. Member exports are checked and their members copied before the
+// reply; the body is then streamed (Response::body_source), a page of
+// persons at a time. Thread-safe.
 #pragma once
 
 #include <cstddef>

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -35,10 +36,30 @@ struct Request {
   std::string_view Header(std::string_view name) const;
 };
 
+// A response body produced piece by piece, for bodies too large to hold at
+// once (member exports). The server calls Next() one call at a time, on any
+// of its threads, each time the previous piece has been sent, until it
+// returns false or an error; then it destroys the source. Next() must not
+// wait on the network. The source owns (or shares) everything it reads: the
+// connection may end at any point, and the source with it.
+class BodySource {
+ public:
+  virtual ~BodySource() = default;
+  // Appends the next piece of the body to `*out` (which may hold earlier
+  // pieces; the piece may be empty) and returns whether more pieces follow.
+  // An error ends the body early: the status line has been sent, so the
+  // client sees a truncated transfer.
+  virtual absl::StatusOr<bool> Next(std::string* out) = 0;
+};
+
 struct Response {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
+  // When set, the body is `body` followed by the pieces `body_source`
+  // produces, sent as they come (chunked transfer encoding) to HTTP/1.1
+  // clients and collected into one body for HTTP/1.0 clients.
+  std::unique_ptr<BodySource> body_source;
   std::vector<std::pair<std::string, std::string>> headers;
   // Route template for metrics, e.g. "/v1/persons/{ns}/{value}".
   std::string route{kUnmatchedRoute};

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <exception>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -127,8 +128,9 @@ class ServerCore {
 };
 
 // One connection: reads requests one after another (keep-alive), hands each
-// to the router and writes its response. Everything runs on the
-// connection's strand; responses from other threads are posted to it.
+// to the router and writes its response (a response with a body source a
+// piece at a time). Everything runs on the connection's strand; responses
+// from other threads are posted to it.
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, ServerCore& server)
@@ -275,26 +277,156 @@ class Session : public std::enable_shared_from_this<Session> {
     route_ = std::move(r.route);
     close_after_write_ = force_close || !keep_alive_;
     linger_ = linger;
-    response_.emplace(static_cast<http::status>(r.status), version_);
-    response_->set(http::field::server, "Facet");
-    if (!r.content_type.empty()) response_->set(http::field::content_type, r.content_type);
-    for (auto& [name, value] : r.headers) response_->insert(name, value);
-    response_->body() = std::move(r.body);
-    response_->keep_alive(!close_after_write_);
-    response_->prepare_payload();
     status_ = r.status;
+    if (!r.body_source) {
+      WriteWhole(std::move(r));
+    } else if (version_ >= 11) {
+      WriteStreamHeader(std::move(r));
+    } else {
+      // HTTP/1.0 has no chunked encoding: collect the pieces into one body.
+      source_ = std::move(r.body_source);
+      collecting_.emplace(std::move(r));
+      Collect();
+    }
+  }
+
+  template <typename Body>
+  void SetHeader(const Response& r, http::response<Body>* m) const {
+    m->set(http::field::server, "Facet");
+    if (!r.content_type.empty()) m->set(http::field::content_type, r.content_type);
+    for (auto& [name, value] : r.headers) m->insert(name, value);
+    m->keep_alive(!close_after_write_);
+  }
+
+  // Sends `r` (without a body source) with Content-Length.
+  void WriteWhole(Response r) {
+    response_.emplace(static_cast<http::status>(r.status), version_);
+    SetHeader(r, &*response_);
+    response_->body() = std::move(r.body);
+    response_->prepare_payload();
     stream_.expires_after(kIdleTimeout);
     http::async_write(stream_, *response_,
                       beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
   }
 
-  void OnWrite(beast::error_code ec, std::size_t) {
+  // The next piece of the streamed body, appended to *out; an exception is an
+  // error like any other.
+  absl::StatusOr<bool> NextPiece(std::string* out) {
+    try {
+      return source_->Next(out);
+    } catch (const std::exception& e) {
+      return absl::InternalError(e.what());
+    }
+  }
+
+  // HTTP/1.0: one piece per turn of the strand, so that a long body does not
+  // hold up the thread's other connections.
+  void Collect() {
+    if (closed_) return;
+    absl::StatusOr<bool> more = NextPiece(&collecting_->body);
+    if (more.ok() && *more) {
+      net::post(stream_.get_executor(),
+                beast::bind_front_handler(&Session::Collect, shared_from_this()));
+      return;
+    }
+    source_.reset();
+    Response r = std::move(*collecting_);
+    collecting_.reset();
+    if (!more.ok()) {
+      // Nothing is sent yet, so the client can still be told.
+      LogBodyError(more.status());
+      r = TransportError(500, "internal error");
+      status_ = r.status;
+    }
+    WriteWhole(std::move(r));
+  }
+
+  // HTTP/1.1: the header with "Transfer-Encoding: chunked", then each piece
+  // as a chunk once the previous one is sent, then the last chunk. Memory
+  // stays at one piece whatever the length of the body.
+  void WriteStreamHeader(Response r) {
+    source_ = std::move(r.body_source);
+    more_ = true;
+    piece_ = std::move(r.body);
+    stream_header_.emplace(static_cast<http::status>(r.status), version_);
+    SetHeader(r, &*stream_header_);
+    stream_header_->chunked(true);
+    serializer_.emplace(*stream_header_);
+    stream_.expires_after(kIdleTimeout);
+    http::async_write_header(stream_, *serializer_,
+                             beast::bind_front_handler(&Session::OnStreamHeader, shared_from_this()));
+  }
+
+  void OnStreamHeader(beast::error_code ec, std::size_t n) {
+    if (ec || closed_) {
+      OnWrite(ec, n);
+      return;
+    }
+    WritePiece();
+  }
+
+  // Sends piece_ (refilled from the source when empty), or the last chunk
+  // once the source is done. An error from the source closes the connection
+  // without the last chunk: the client sees a truncated body.
+  void WritePiece() {
+    while (piece_.empty() && more_) {
+      absl::StatusOr<bool> more = NextPiece(&piece_);
+      if (!more.ok()) {
+        LogBodyError(more.status());
+        RecordRequest();
+        ResetResponse();
+        Finish();
+        return;
+      }
+      more_ = *more;
+    }
+    stream_.expires_after(kIdleTimeout);  // per piece
+    if (piece_.empty()) {
+      net::async_write(stream_, http::make_chunk_last(),
+                       beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
+      return;
+    }
+    net::async_write(stream_, http::make_chunk(net::buffer(piece_)),
+                     beast::bind_front_handler(&Session::OnPieceWritten, shared_from_this()));
+  }
+
+  void OnPieceWritten(beast::error_code ec, std::size_t n) {
+    piece_.clear();  // keeps its capacity for the next piece
+    if (ec || closed_) {
+      OnWrite(ec, n);
+      return;
+    }
+    WritePiece();
+  }
+
+  void LogBodyError(const absl::Status& s) const {
+    std::fprintf(stderr, "facet api: response body of %s ended early: %s\n", route_.c_str(),
+                 s.ToString().c_str());
+  }
+
+  void RecordRequest() {
     double seconds = std::chrono::duration<double>(Clock::now() - started_).count();
     server_.metrics().RecordRequest(route_, status_, seconds);
+  }
+
+  // Releases what the last response held.
+  void ResetResponse() {
     response_.reset();
+    serializer_.reset();
+    stream_header_.reset();
+    source_.reset();
+    collecting_.reset();
+    std::string().swap(piece_);
+    more_ = false;
     route_.clear();
-    if (ec) {
-      if (!IsQuietError(ec)) LogTransport("write", ec);
+  }
+
+  // The response, or its last chunk, is sent (or failed): once per request.
+  void OnWrite(beast::error_code ec, std::size_t) {
+    RecordRequest();
+    ResetResponse();
+    if (ec || closed_) {
+      if (ec && !IsQuietError(ec)) LogTransport("write", ec);
       Finish();
       return;
     }
@@ -342,6 +474,15 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<http::response<http::empty_body>> continue_;
   std::optional<http::response<http::string_body>> response_;
+  // A response with a body source: its header and serializer (HTTP/1.1) or
+  // the response collecting its body (HTTP/1.0), the source, and the piece
+  // being sent.
+  std::optional<http::response<http::empty_body>> stream_header_;
+  std::optional<http::response_serializer<http::empty_body>> serializer_;
+  std::optional<Response> collecting_;
+  std::unique_ptr<BodySource> source_;
+  std::string piece_;
+  bool more_ = false;
   std::array<char, 16 * 1024> drain_buffer_;
   size_t drained_ = 0;
   Clock::time_point started_;
@@ -450,8 +591,8 @@ void ServerCore::OnAccept(beast::error_code ec, tcp::socket socket) {
     // E.g. too many open files: keep accepting, the condition may pass.
     LogTransport("accept", ec);
   } else {
-    // Replies are written whole; send them at once rather than waiting on
-    // the peer's delayed ACK.
+    // Replies are written whole, or a chunk at a time; send them at once
+    // rather than waiting on the peer's delayed ACK.
     socket.set_option(tcp::no_delay(true), ec);
     auto session = std::make_shared<Session>(std::move(socket), *this);
     Register(session);

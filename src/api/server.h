@@ -14,7 +14,10 @@
 // Connections are kept alive (HTTP/1.1 by default; "Connection: close" and
 // HTTP/1.0 are honoured) and closed after 60 s without traffic. Requests are
 // served by `threads` threads; ingest requests are answered once the pipeline
-// has made their events durable, without blocking a thread meanwhile.
+// has made their events durable, without blocking a thread meanwhile. Member
+// exports are streamed with chunked transfer encoding, a piece at a time
+// (collected into one body for HTTP/1.0 clients); a stream that fails midway
+// is cut off without its last chunk.
 //
 // Thread-safety: Start(), Stop() and Wait() may be called from any thread;
 // Stop() may be called while another thread is in Wait().

@@ -345,6 +345,17 @@ std::vector<PersonId> Bitmap::ToVector(size_t limit) const {
   return out;
 }
 
+std::vector<PersonId> Bitmap::Slice(uint64_t offset, size_t limit) const {
+  const uint64_t cardinality = Cardinality();
+  if (offset >= cardinality) return {};
+  std::vector<PersonId> out(static_cast<size_t>(std::min<uint64_t>(cardinality - offset, limit)));
+  if (out.empty()) return out;
+  if (!roaring_bitmap_range_uint32_array(Get(r_), static_cast<size_t>(offset), out.size(), out.data())) {
+    std::abort();
+  }
+  return out;
+}
+
 void Bitmap::Optimize() {
   if (r_ == nullptr) return;
   roaring_bitmap_run_optimize(static_cast<roaring_bitmap_t*>(r_));

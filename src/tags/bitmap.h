@@ -77,6 +77,11 @@ class Bitmap {
   void ForEach(const std::function<bool(PersonId)>& fn) const;
   // Members in increasing order; at most `limit` of them.
   std::vector<PersonId> ToVector(size_t limit = SIZE_MAX) const;
+  // Members from rank `offset` on (0 is the smallest) in increasing order; at
+  // most `limit` of them, none when `offset` >= Cardinality(). Takes time in
+  // the number of chunks skipped, not members, so that a caller can walk a
+  // large bitmap one page at a time.
+  std::vector<PersonId> Slice(uint64_t offset, size_t limit) const;
 
   // Compresses runs and releases spare capacity; call after bulk changes.
   void Optimize();

@@ -109,6 +109,24 @@ TEST(BitmapTest, RangeIsHalfOpen) {
   EXPECT_THAT(top.ToVector(), ElementsAre(kNoPerson - 3, kNoPerson - 2, kNoPerson - 1));
 }
 
+TEST(BitmapTest, SliceWalksTheMembersByRank) {
+  Bitmap b = Bitmap::Of({1, 5, 9, 70000, 200000});
+  b.AddRange(300000, 400000);  // a run container
+  EXPECT_THAT(b.Slice(0, 2), ElementsAre(1, 5));
+  EXPECT_THAT(b.Slice(2, 3), ElementsAre(9, 70000, 200000));
+  EXPECT_THAT(b.Slice(5, 2), ElementsAre(300000, 300001));
+  EXPECT_THAT(b.Slice(b.Cardinality() - 1, 10), ElementsAre(399999));
+  EXPECT_THAT(b.Slice(b.Cardinality(), 10), IsEmpty());
+  EXPECT_THAT(b.Slice(0, 0), IsEmpty());
+  EXPECT_THAT(Bitmap().Slice(0, 10), IsEmpty());
+  std::vector<PersonId> walked;
+  for (uint64_t offset = 0; offset < b.Cardinality(); offset += 4096) {
+    std::vector<PersonId> page = b.Slice(offset, 4096);
+    walked.insert(walked.end(), page.begin(), page.end());
+  }
+  EXPECT_EQ(walked, b.ToVector());
+}
+
 TEST(BitmapTest, AddRangeAndAddMany) {
   Bitmap b;
   b.AddRange(65530, 65540);
