@@ -49,6 +49,29 @@ constexpr size_t kMaxOverlap = 20;
 constexpr std::string_view kNoValue = "(none)";
 constexpr std::string_view kTagPrefix = "tag:";
 
+// Up to `n` members spread over the whole set (ids follow the order in which
+// persons were first seen, so the lowest ids are the oldest customers): one
+// at a pseudo-random rank in each of n equal strata, drawn from `seed_text`
+// so that the same question on the same data gives the same sample.
+std::vector<PersonId> SampleMembers(const tags::Bitmap& members, size_t n, std::string_view seed_text) {
+  const uint64_t count = members.Cardinality();
+  if (count <= n) return members.ToVector();
+  uint64_t state = 1469598103934665603ull;  // FNV-1a of the text
+  for (unsigned char c : seed_text) state = (state ^ c) * 1099511628211ull;
+  std::vector<PersonId> out;
+  out.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    state += 0x9e3779b97f4a7c15ull;  // splitmix64
+    uint64_t z = state;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    const uint64_t lo = count * i / n, hi = count * (i + 1) / n;
+    for (PersonId id : members.Slice(lo + z % (hi - lo), 1)) out.push_back(id);
+  }
+  return out;
+}
+
 std::string_view Message(const absl::Status& s) {
   return std::string_view(s.message().data(), s.message().size());
 }
@@ -540,15 +563,28 @@ Response AudienceRoutes::Preview(const Request& request) const {
     absl::StatusOr<tags::Bitmap> members = engine.catalog().Evaluate(expression, as_of, now);
     if (!members.ok()) return StatusReply(members.status(), "expression");
     count = members->Cardinality();
-    for (PersonId id : members->ToVector(static_cast<size_t>(sample))) {
+    for (PersonId id : SampleMembers(*members, static_cast<size_t>(sample), expression)) {
       sample_json.push_back(
           {{"person_id", id}, {"identities", IdentitiesJson(services_.graph.Identities(id))}});
     }
     if (!trait_path.empty()) {
       const segments::PersonTable& table = engine.table();
       const uint32_t key = table.strings().Find(trait_path);
+      // Members holding a string there are counted per value from the
+      // trait's value bitmaps; the others one by one.
+      const tags::Bitmap* rest = &*members;
+      tags::Bitmap others;
+      const segments::StringIndex* strings = key == segments::StringPool::kNone ? nullptr : table.StringTrait(key);
+      if (strings != nullptr && strings->indexed()) {
+        for (const auto& [value, persons] : strings->holders()) {
+          const uint64_t n = members->AndCardinality(persons);
+          if (n > 0) values[std::string(table.strings().Get(value))] += n;
+        }
+        others = *members - strings->present();
+        rest = &others;
+      }
       std::string none(kNoValue);
-      members->ForEach([&](PersonId id) {
+      rest->ForEach([&](PersonId id) {
         const segments::PersonTable::Person* p = table.Get(id);
         std::optional<std::string> text;
         if (p != nullptr && key != segments::StringPool::kNone) text = ValueText(table.Trait(*p, key));

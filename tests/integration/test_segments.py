@@ -582,6 +582,39 @@ class TagPackTest(ServerTestCase):
         self.assertEqual(listing.returncode, 0, listing.stderr)
         self.assertIn("rfm_high_value  高价值客户  [rule]", listing.stdout)
 
+    def test_samples_spread_over_the_audience_and_breakdowns_count_every_member(self):
+        expression = 'count("Order Completed", 3650d) >= 1'
+        r = self.server.request("PUT", "/v1/segments/it_buyers", body={"expression": expression})
+        self.assertEqual(r.status, 200, r)
+        export = self.server.get("/v1/segments/it_buyers/members?format=csv&traits=city")
+        self.assertEqual(export.status, 200, export)
+        rows = list(csv.reader(io.StringIO(export.body.decode("utf-8"))))[1:]
+        members = [int(row[0]) for row in rows]
+        self.assertGreater(len(members), 100)
+
+        def preview(**fields):
+            r = self.server.post("/v1/segments/preview", dict(fields, expression=expression))
+            self.assertEqual(r.status, 200, r)
+            return r.json()
+
+        first = preview(sample=10, breakdown="trait.city")
+        ids = [s["person_id"] for s in first["sample"]]
+        self.assertEqual(first["count"], len(members))
+        self.assertEqual(len(set(ids)), 10)
+        self.assertTrue(set(ids) <= set(members))
+        self.assertEqual(ids, sorted(ids))
+        # One from each tenth of the audience, not its ten oldest members.
+        for i, pid in enumerate(ids):
+            rank = members.index(pid)
+            self.assertTrue(len(members) * i // 10 <= rank < len(members) * (i + 1) // 10, (i, rank))
+        self.assertEqual(preview(sample=10)["sample"], first["sample"])  # reproducible
+        # The breakdown (string values from the trait's value bitmaps) agrees
+        # with the exported values, person by person.
+        cities = {}
+        for row in rows:  # person_id, user_id, city
+            cities[row[2] or "(none)"] = cities.get(row[2] or "(none)", 0) + 1
+        self.assertEqual(first["breakdown"], cities)
+
     def get_tags(self):
         r = self.server.get("/v1/tags")
         self.assertEqual(r.status, 200, r)
