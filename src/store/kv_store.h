@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -39,40 +40,90 @@ enum class Column : uint8_t {
 
 const char* ColumnName(Column c);
 
+// Operations to apply atomically, in order. Keys and values are copied into
+// one buffer (cleared batches keep it), so that building a batch of many
+// small writes allocates little.
 class WriteBatch {
  public:
   enum class OpType : uint8_t { kPut, kDelete };
+  // One operation; `key` and `value` point into the batch and are valid
+  // until it next changes.
   struct Op {
     OpType type;
     Column column;
-    std::string key;
-    std::string value;
+    std::string_view key;
+    std::string_view value;
   };
 
+  WriteBatch() = default;
+  WriteBatch(const WriteBatch&) = default;
+  WriteBatch& operator=(const WriteBatch&) = default;
+  // A moved-from batch is empty.
+  WriteBatch(WriteBatch&& other) noexcept
+      : data_(std::move(other.data_)), entries_(std::move(other.entries_)), bytes_(std::exchange(other.bytes_, 0)) {
+    other.Clear();
+  }
+  WriteBatch& operator=(WriteBatch&& other) noexcept {
+    data_ = std::move(other.data_);
+    entries_ = std::move(other.entries_);
+    bytes_ = std::exchange(other.bytes_, 0);
+    other.Clear();
+    return *this;
+  }
+
   void Put(Column c, std::string_view key, std::string_view value) {
-    ops_.push_back(Op{OpType::kPut, c, std::string(key), std::string(value)});
+    entries_.push_back(Entry{data_.size(), static_cast<uint32_t>(key.size()), static_cast<uint32_t>(value.size()),
+                             OpType::kPut, c});
+    data_.append(key).append(value);
     bytes_ += key.size() + value.size();
   }
   void Delete(Column c, std::string_view key) {
-    ops_.push_back(Op{OpType::kDelete, c, std::string(key), {}});
+    entries_.push_back(Entry{data_.size(), static_cast<uint32_t>(key.size()), 0, OpType::kDelete, c});
+    data_.append(key);
     bytes_ += key.size();
   }
   void Append(WriteBatch&& other) {
-    for (auto& op : other.ops_) ops_.push_back(std::move(op));
+    for (const Entry& e : other.entries_) {
+      entries_.push_back(e);
+      entries_.back().offset += data_.size();
+    }
+    data_.append(other.data_);
     bytes_ += other.bytes_;
     other.Clear();
   }
+  // Removes every operation; keeps the memory for reuse.
   void Clear() {
-    ops_.clear();
+    entries_.clear();
+    data_.clear();
     bytes_ = 0;
   }
-  bool empty() const { return ops_.empty(); }
-  size_t size() const { return ops_.size(); }
+  bool empty() const { return entries_.empty(); }
+  size_t size() const { return entries_.size(); }
   size_t bytes() const { return bytes_; }
-  const std::vector<Op>& ops() const { return ops_; }
+  // The i-th operation, 0 <= i < size().
+  Op op(size_t i) const {
+    const Entry& e = entries_[i];
+    const std::string_view data(data_);
+    return Op{e.type, e.column, data.substr(e.offset, e.key_size), data.substr(e.offset + e.key_size, e.value_size)};
+  }
+  // All operations, in order.
+  std::vector<Op> ops() const {
+    std::vector<Op> out;
+    out.reserve(entries_.size());
+    for (size_t i = 0; i < entries_.size(); ++i) out.push_back(op(i));
+    return out;
+  }
 
  private:
-  std::vector<Op> ops_;
+  struct Entry {
+    size_t offset;  // of the key in data_; the value follows it
+    uint32_t key_size;
+    uint32_t value_size;
+    OpType type;
+    Column column;
+  };
+  std::string data_;
+  std::vector<Entry> entries_;
   size_t bytes_ = 0;
 };
 

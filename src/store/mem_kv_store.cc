@@ -57,10 +57,11 @@ class MemIterator final : public Iterator {
 absl::Status MemKvStore::Write(const WriteBatch& batch, bool sync) {
   std::lock_guard lock(mu_);
   if (!write_failure_.ok()) return write_failure_;
-  for (const auto& op : batch.ops()) {
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const WriteBatch::Op op = batch.op(i);
     auto& col = columns_[static_cast<int>(op.column)];
     if (op.type == WriteBatch::OpType::kPut) {
-      col.insert_or_assign(op.key, op.value);
+      col.insert_or_assign(std::string(op.key), std::string(op.value));
     } else {
       auto it = col.find(op.key);
       if (it != col.end()) col.erase(it);

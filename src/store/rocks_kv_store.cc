@@ -91,9 +91,17 @@ absl::StatusOr<std::unique_ptr<RocksKvStore>> RocksKvStore::Open(const std::stri
   cf.bottommost_compression = rocksdb::kZSTD;
   cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
 
+  // Every ingested event looks up its messageId, nearly always one not
+  // stored yet: a whole-key Bloom filter in the memtable answers most of
+  // those misses without searching it (about 10 bits per entry).
+  rocksdb::ColumnFamilyOptions message_ids = cf;
+  message_ids.memtable_whole_key_filtering = true;
+  message_ids.memtable_prefix_bloom_size_ratio = 0.02;
+
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (int i = 0; i < static_cast<int>(Column::kCount); ++i) {
-    descriptors.emplace_back(ColumnName(static_cast<Column>(i)), cf);
+    const auto c = static_cast<Column>(i);
+    descriptors.emplace_back(ColumnName(c), c == Column::kMessageIds ? message_ids : cf);
   }
   auto impl = std::make_unique<Impl>();
   rocksdb::DB* raw = nullptr;
@@ -104,8 +112,10 @@ absl::StatusOr<std::unique_ptr<RocksKvStore>> RocksKvStore::Open(const std::stri
 }
 
 absl::Status RocksKvStore::Write(const WriteBatch& batch, bool sync) {
-  rocksdb::WriteBatch wb;
-  for (const auto& op : batch.ops()) {
+  // Room for the operations' bytes and their few bytes of framing each.
+  rocksdb::WriteBatch wb(batch.bytes() + 16 * batch.size() + 64);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const WriteBatch::Op op = batch.op(i);
     auto* h = impl_->handles[static_cast<int>(op.column)];
     rocksdb::Status s = op.type == WriteBatch::OpType::kPut ? wb.Put(h, op.key, op.value)
                                                             : wb.Delete(h, op.key);
