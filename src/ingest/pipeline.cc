@@ -12,6 +12,8 @@ namespace facet::ingest {
 namespace {
 
 constexpr size_t kMaxQuarantineRaw = 4096;
+// A group's write batch up to this size is kept for the next group.
+constexpr size_t kMaxReusedBatchBytes = 16 << 20;
 
 // Quarantine record: received_at(8) index(4) then length-prefixed error,
 // field and raw text.
@@ -57,6 +59,9 @@ absl::StatusOr<QuarantineEntry> DecodeQuarantine(uint64_t id, std::string_view i
 
 struct Pipeline::Work {
   RequestParse parse;
+  // With an audience engine: what it keeps of each event, by index into
+  // parse.events, read by Submit() on the caller's thread.
+  std::vector<segments::EventFields> fields;
   Done done;
   Mutation mutation;  // set for Execute()
   std::function<void(absl::Status)> mutation_done;
@@ -153,13 +158,21 @@ void Pipeline::Stop() {
 
 void Pipeline::Submit(RequestParse parse, Done done) {
   auto w = std::make_unique<Work>();
+  if (audiences_) {
+    // Parsing the events' JSON for the engine here, on the caller's (HTTP)
+    // thread, keeps it off the committer, the one thread all ingest shares.
+    w->fields.reserve(parse.events.size());
+    for (const ParsedEvent& pe : parse.events) w->fields.emplace_back(pe.event);
+  }
   w->parse = std::move(parse);
   w->done = std::move(done);
   {
     std::lock_guard lock(queue_mu_);
     if (!stopping_ && healthy_.load()) {
+      // The committer sleeps only on an empty queue: work queued behind
+      // other work needs no wake-up (and no futex call).
+      if (queue_.empty()) queue_cv_.notify_one();
       queue_.push_back(std::move(w));
-      queue_cv_.notify_one();
       return;
     }
   }
@@ -176,8 +189,10 @@ void Pipeline::Execute(Mutation mutation, std::function<void(absl::Status)> done
   {
     std::lock_guard lock(queue_mu_);
     if (!stopping_ && healthy_.load()) {
+      // The committer sleeps only on an empty queue: work queued behind
+      // other work needs no wake-up (and no futex call).
+      if (queue_.empty()) queue_cv_.notify_one();
       queue_.push_back(std::move(w));
-      queue_cv_.notify_one();
       return;
     }
   }
@@ -227,7 +242,8 @@ void Pipeline::ApplyWork(Work& w, Group& g, absl::flat_hash_set<std::string_view
   for (size_t i = 0; i < p.rejected.size(); ++i) {
     quarantine(p.rejected[i], i < p.rejected_raw.size() ? p.rejected_raw[i] : std::string_view());
   }
-  for (ParsedEvent& pe : p.events) {
+  for (size_t i = 0; i < p.events.size(); ++i) {
+    ParsedEvent& pe = p.events[i];
     profiles::Event& e = pe.event;
     bool duplicate = group_ids.contains(e.message_id);
     if (!duplicate) {
@@ -257,7 +273,13 @@ void Pipeline::ApplyWork(Work& w, Group& g, absl::flat_hash_set<std::string_view
     e.seq = next_seq_++;
     e.person = resolved->person;
     profiles_.Apply(e, resolved->person);
-    if (audiences_) audiences_->OnEvent(e, resolved->person, now, &g.batch);
+    if (audiences_) {
+      if (i < w.fields.size()) {
+        audiences_->OnEvent(e, w.fields[i], resolved->person, now, &g.batch);
+      } else {
+        audiences_->OnEvent(e, resolved->person, now, &g.batch);
+      }
+    }
     profiles::AppendEvent(e, &g.batch);
     group_ids.insert(e.message_id);
     ++w.ack.accepted;
@@ -266,8 +288,12 @@ void Pipeline::ApplyWork(Work& w, Group& g, absl::flat_hash_set<std::string_view
 
 void Pipeline::CommitterLoop() {
   absl::flat_hash_set<std::string_view> group_ids;
+  // The last group's batch, emptied: its memory serves the next group, and
+  // is allocated and freed on this thread only.
+  store::WriteBatch spare;
   while (true) {
     auto g = std::make_unique<Group>();
+    g->batch = std::move(spare);
     {
       std::unique_lock lock(queue_mu_);
       // While a checkpoint round runs, wake soon to write its next slice.
@@ -317,6 +343,10 @@ void Pipeline::CommitterLoop() {
     }
     absl::Status written = absl::OkStatus();
     if (!g->batch.empty()) written = kv_.Write(g->batch, options_.sync);
+    if (g->batch.bytes() <= kMaxReusedBatchBytes) {
+      spare = std::move(g->batch);
+      spare.Clear();
+    }
     if (!written.ok()) {
       // The state in memory is now ahead of the store: refuse further writes
       // until a restart recovers from the store.

@@ -99,7 +99,9 @@ class Pipeline {
 
   using Done = std::function<void(IngestAck)>;
   // Queues `parse` (its events and rejections); `done` runs once they are
-  // durable, or with an error status.
+  // durable, or with an error status. With an audience engine, first reads
+  // on the calling thread what the engine keeps of each event
+  // (segments::EventFields), so that the committer does not parse it.
   void Submit(RequestParse parse, Done done);
 
   // Runs `mutation` on the committer thread with exclusive access to the

@@ -1,6 +1,8 @@
 // The pipeline keeps tags and segments in step with what it commits:
 // events, merges, undos and restarts.
 #include <future>
+#include <string>
+#include <vector>
 
 #include "base/status.h"
 #include "gtest/gtest.h"
@@ -155,6 +157,87 @@ TEST(PipelineAudienceTest, MembershipFollowsEventsMergesUndosTimeAndRestarts) {
     EXPECT_TRUE(w.Members("vip_buyers").empty());
     w.pipeline.Stop();
   }
+}
+
+// Every event's properties and kept context fields as the engine's person
+// table holds them, as text: "person: time name | path=value ...".
+std::vector<std::string> TableDump(World& w) {
+  auto lock = w.pipeline.LockForRead();
+  const segments::PersonTable& t = w.audiences.table();
+  std::vector<std::string> out;
+  for (PersonId id = 0; id < t.capacity(); ++id) {
+    const segments::PersonTable::Person* p = t.Get(id);
+    if (!p) continue;
+    for (const segments::PersonTable::EventRow& e : p->events) {
+      std::string line = std::to_string(id) + ": " + std::to_string(e.time) + " " +
+                         std::string(t.strings().Get(e.name)) + " |";
+      const auto* c = p->cells.data() + e.cells_begin;
+      for (size_t i = 0; i < size_t{e.property_count} + e.context_count; ++i, ++c) {
+        segments::Value v = t.ToValue(*c);
+        line += " " + std::string(t.strings().Get(c->key)) + "=";
+        switch (v.kind) {
+          case segments::Value::Kind::kNumber: line += std::to_string(v.number); break;
+          case segments::Value::Kind::kBool: line += v.boolean ? "true" : "false"; break;
+          case segments::Value::Kind::kString: line += "'" + std::string(v.string) + "'"; break;
+          case segments::Value::Kind::kArray: line += "[" + std::to_string(v.array->size()) + "]"; break;
+          case segments::Value::Kind::kNull: line += "null"; break;
+        }
+      }
+      out.push_back(std::move(line));
+    }
+  }
+  return out;
+}
+
+TEST(PipelineAudienceTest, EventFieldsReadAtSubmitMatchTheRebuildFromTheLog) {
+  store::MemKvStore kv;
+  FakeClock clock(kNow);
+  std::vector<std::string> live;
+  PersonId user = kNoPerson;
+  {
+    World w(kv, clock);
+    ASSERT_TRUE(w.pipeline.Start().ok());
+    w.Mutate([&](store::WriteBatch* b) {
+      segments::SegmentDef lens;
+      lens.name = "lens";
+      lens.expression = R"(count("Order Completed" WHERE properties.category = "lens" AND properties.meta.size = 3) >= 1)";
+      RETURN_IF_ERROR(w.audiences.catalog().PutSegment(lens, clock.NowMs(), b));
+      segments::SegmentDef app;
+      app.name = "app";
+      app.expression = R"(first_touch.channel = "app")";
+      return w.audiences.catalog().PutSegment(app, clock.NowMs(), b);
+    });
+    ParsedEvent order = Event("o1", "u-1", "", "Order Completed", kNow - kDay,
+                              R"({"category":"lens","meta":{"size":3,"tags":["a",1,true,null,{"x":1}]},)"
+                              R"("gone":null,"ok":true,"price":189.5,"big":18446744073709551615,)"
+                              R"("名":"清透\u00e9\n","category":"lens"})");
+    order.event.context = R"({"library":{"name":"x"},"channel":"app","campaign":{"name":"spring","n":2},)"
+                          R"("source":7,"campaign.raw":"kept","medium":null})";
+    ParsedEvent page = Event("p1", "u-1", "", "Home", kNow - 2 * kDay, R"({"path":"/"})");
+    page.event.type = profiles::EventType::kPage;
+    page.event.context = R"({"ip":"10.0.0.1"})";
+    w.Submit({order, page, Event("o2", "u-2", "", "Order Completed", kNow, "not json")});
+    user = w.Find("user_id", "u-1");
+    EXPECT_EQ(w.Members("lens"), std::vector<PersonId>{user});
+    EXPECT_EQ(w.Members("app"), std::vector<PersonId>{user});
+    live = TableDump(w);
+    w.pipeline.Stop();
+  }
+  ASSERT_EQ(live.size(), 3u);
+  const std::string& order = live[1];  // u-1's events by time: the page, then the order
+  for (const char* cell : {"properties.category='lens'", "properties.meta.size=3.000000", "properties.meta.tags=[3]",
+                           "properties.ok=true", "properties.名='清透é\n'", "context.channel='app'",
+                           "context.campaign.name='spring'", "context.campaign.raw='kept'"}) {
+    EXPECT_NE(order.find(cell), std::string::npos) << cell << " not in " << order;
+  }
+  EXPECT_EQ(order.find("gone"), std::string::npos) << order;
+  EXPECT_EQ(order.find("context.source"), std::string::npos) << order;
+  World w(kv, clock);
+  ASSERT_TRUE(w.pipeline.Start().ok());
+  EXPECT_EQ(TableDump(w), live);
+  EXPECT_EQ(w.Members("lens"), std::vector<PersonId>{user});
+  EXPECT_EQ(w.Members("app"), std::vector<PersonId>{user});
+  w.pipeline.Stop();
 }
 
 }  // namespace

@@ -38,7 +38,12 @@ absl::Status AudienceEngine::Recover(TimeMs now, store::WriteBatch* batch) {
 }
 
 void AudienceEngine::OnEvent(const profiles::Event& e, PersonId root, TimeMs now, store::WriteBatch* batch) {
-  table_.AddEvent(root, e);
+  OnEvent(e, EventFields(e), root, now, batch);
+}
+
+void AudienceEngine::OnEvent(const profiles::Event& e, const EventFields& fields, PersonId root, TimeMs now,
+                             store::WriteBatch* batch) {
+  table_.AddEvent(root, e, fields);
   scratch_keys_.clear();
   if (!e.traits.empty() || (e.location && e.location->has_coordinates())) SyncProfile(root, &scratch_keys_);
   uint32_t name = e.type == profiles::EventType::kTrack ? table_.strings().Find(e.name) : StringPool::kNone;

@@ -35,6 +35,10 @@ class AudienceEngine {
 
   // `e` was applied to profiles for root `root` (after any merges it caused).
   void OnEvent(const profiles::Event& e, PersonId root, TimeMs now, store::WriteBatch* batch);
+  // The same, with `fields` read from `e` beforehand (EventFields(e)), e.g.
+  // on the thread that parsed it.
+  void OnEvent(const profiles::Event& e, const EventFields& fields, PersonId root, TimeMs now,
+               store::WriteBatch* batch);
   // Profiles already folded `absorbed` into `survivor`.
   void OnMerge(PersonId survivor, PersonId absorbed, TimeMs now, store::WriteBatch* batch);
   // A merge was undone; profiles' views are rebuilt.

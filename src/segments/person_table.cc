@@ -104,22 +104,33 @@ void PersonTable::Touch(PersonId root) {
   live_.Add(root);
 }
 
-void PersonTable::AddEvent(PersonId root, const profiles::Event& e) {
-  Person& p = Mutable(root);
-  live_.Add(root);
-  EventRow row;
-  row.time = e.timestamp;
-  row.seq = e.seq;
-  row.atom = e.person;
-  row.kind = e.type == profiles::EventType::kTrack ? EventKind::kTrack : EventKind::kOther;
-  row.name = strings_.Intern(e.name);
-  row.cells_begin = static_cast<uint32_t>(p.cells.size());
-  std::string path;
+EventFields::EventFields(const profiles::Event& e) {
+  auto add = [&](std::string_view prefix, std::string_view key, const Value& v) {
+    Field f;
+    f.path_begin = static_cast<uint32_t>(text_.size());
+    text_.append(prefix).append(key);
+    f.path_size = static_cast<uint32_t>(text_.size() - f.path_begin);
+    f.kind = v.kind;
+    switch (v.kind) {
+      case Value::Kind::kNumber: f.number = v.number; break;
+      case Value::Kind::kBool: f.boolean = v.boolean; break;
+      case Value::Kind::kString:
+        f.string_begin = static_cast<uint32_t>(text_.size());
+        text_.append(v.string);
+        f.string_size = static_cast<uint32_t>(v.string.size());
+        break;
+      case Value::Kind::kArray:
+        f.array = static_cast<uint32_t>(arrays_.size());
+        arrays_.push_back(*v.array);
+        break;
+      case Value::Kind::kNull: break;
+    }
+    fields_.push_back(f);
+  };
   FlattenJsonObject(e.properties, [&](std::string_view key, const Value& v) {
     if (v.is_null()) return;
-    path.assign("properties.").append(key);
-    p.cells.push_back(MakeCell(strings_.Intern(path), v));
-    ++row.property_count;
+    add("properties.", key, v);
+    ++property_count_;
   });
   // Most contexts (library, ip, user agent) hold none of the fields kept.
   const std::string_view context = e.context;
@@ -129,10 +140,45 @@ void PersonTable::AddEvent(PersonId root, const profiles::Event& e) {
                      context.find("\"medium\"") != std::string_view::npos;
   if (keeps) FlattenJsonObject(e.context, [&](std::string_view key, const Value& v) {
     if (v.kind != Value::Kind::kString || !KeepContextField(key)) return;
-    path.assign("context.").append(key);
-    p.cells.push_back(MakeCell(strings_.Intern(path), v));
-    ++row.context_count;
+    add("context.", key, v);
+    ++context_count_;
   });
+}
+
+void PersonTable::AddEvent(PersonId root, const profiles::Event& e) { AddEvent(root, e, EventFields(e)); }
+
+void PersonTable::AddEvent(PersonId root, const profiles::Event& e, const EventFields& fields) {
+  Person& p = Mutable(root);
+  live_.Add(root);
+  EventRow row;
+  row.time = e.timestamp;
+  row.seq = e.seq;
+  row.atom = e.person;
+  row.kind = e.type == profiles::EventType::kTrack ? EventKind::kTrack : EventKind::kOther;
+  row.name = strings_.Intern(e.name);
+  row.cells_begin = static_cast<uint32_t>(p.cells.size());
+  row.property_count = static_cast<uint16_t>(fields.property_count_);
+  row.context_count = static_cast<uint16_t>(fields.context_count_);
+  // Grown once per event, not once per cell.
+  const size_t cells = p.cells.size() + fields.fields_.size();
+  if (cells > p.cells.capacity()) p.cells.reserve(std::max(cells, 2 * p.cells.capacity()));
+  const std::string_view text = fields.text_;
+  for (const EventFields::Field& f : fields.fields_) {
+    Cell c;
+    c.key = strings_.Intern(text.substr(f.path_begin, f.path_size));
+    c.kind = f.kind;
+    switch (f.kind) {
+      case Value::Kind::kNumber: c.number = f.number; break;
+      case Value::Kind::kBool: c.boolean = f.boolean; break;
+      case Value::Kind::kString: c.ref = strings_.Intern(text.substr(f.string_begin, f.string_size)); break;
+      case Value::Kind::kArray:
+        c.ref = static_cast<uint32_t>(arrays_.size());
+        arrays_.push_back(fields.arrays_[f.array]);
+        break;
+      case Value::Kind::kNull: break;
+    }
+    p.cells.push_back(c);
+  }
   auto pos = std::upper_bound(p.events.begin(), p.events.end(), row, EventBefore);
   p.events.insert(pos, row);
   if (e.location && e.location->has_coordinates() && e.timestamp >= p.location_at) {

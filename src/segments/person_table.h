@@ -52,6 +52,39 @@ class StringPool {
   absl::flat_hash_map<std::string_view, uint32_t> ids_;
 };
 
+// What PersonTable::AddEvent keeps of one event's JSON: its properties,
+// flattened (nulls left out), and the context fields that first_touch and
+// last_touch read. Reading them parses the JSON, the costly part of
+// AddEvent, and depends on the event alone: a caller with more threads than
+// the table's single writer can read them anywhere (e.g. where the request
+// was parsed) and hand them over.
+//
+//   EventFields fields(event);            // any thread
+//   table.AddEvent(root, event, fields);  // the table's writer
+class EventFields {
+ public:
+  EventFields() = default;  // an event without properties or kept context fields
+  explicit EventFields(const profiles::Event& e);
+
+ private:
+  friend class PersonTable;
+  struct Field {
+    uint32_t path_begin = 0;  // into text_: "properties.<path>" or "context.<path>"
+    uint32_t path_size = 0;
+    uint32_t string_begin = 0;  // kString: the value, into text_
+    uint32_t string_size = 0;
+    Value::Kind kind = Value::Kind::kNull;
+    bool boolean = false;
+    uint32_t array = 0;  // kArray: index into arrays_
+    double number = 0;
+  };
+  std::string text_;
+  std::vector<Field> fields_;  // the properties, then the context fields
+  size_t property_count_ = 0;
+  size_t context_count_ = 0;
+  std::vector<std::vector<Literal>> arrays_;
+};
+
 class PersonTable {
  public:
   // A scalar (or array) stored compactly; strings and arrays by id.
@@ -87,6 +120,8 @@ class PersonTable {
 
   // Records event `e` (already attributed to `root`).
   void AddEvent(PersonId root, const profiles::Event& e);
+  // The same, with `fields` read from `e` beforehand (EventFields(e)).
+  void AddEvent(PersonId root, const profiles::Event& e, const EventFields& fields);
   // Replaces the traits of `root` with `traits` (a profile's, JSON values).
   // Appends to `changed` (optional) the interned paths whose value was
   // added, removed or changed.

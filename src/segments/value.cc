@@ -15,6 +15,25 @@ simdjson::dom::parser& Parser() {
   return parser;
 }
 
+// Texts up to this size are copied into a padded buffer kept per thread;
+// longer ones into one of their own, so that a rare large value does not
+// pin its memory in the thread.
+constexpr size_t kMaxReusedTextBytes = 64 * 1024;
+
+// Parses `json` with the thread's parser. simdjson reads up to
+// SIMDJSON_PADDING bytes past the end, hence the copy; the document keeps
+// its own copy of strings, so the text need not outlive the call.
+simdjson::error_code Parse(std::string_view json, element* out) {
+  if (json.size() > kMaxReusedTextBytes) {
+    simdjson::padded_string padded(json);
+    return Parser().parse(padded).get(*out);
+  }
+  thread_local std::string padded;
+  padded.assign(json);
+  padded.append(simdjson::SIMDJSON_PADDING, '\0');
+  return Parser().parse(padded.data(), json.size(), false).get(*out);
+}
+
 std::optional<Literal> ScalarLiteral(element e) {
   switch (e.type()) {
     case element_type::INT64: return Literal(static_cast<double>(int64_t(e)));
@@ -161,9 +180,8 @@ bool MatchContains(const Value& v, const Literal& needle, bool negated) {
 }
 
 void WithJsonValue(std::string_view json, const std::function<void(const Value&)>& fn) {
-  simdjson::padded_string padded(json);
   element e;
-  if (Parser().parse(padded).get(e) != simdjson::SUCCESS) return fn(Value{});
+  if (Parse(json, &e) != simdjson::SUCCESS) return fn(Value{});
   std::string object_text;
   std::vector<Literal> array_storage;
   fn(FromElement(e, &object_text, &array_storage));
@@ -171,9 +189,8 @@ void WithJsonValue(std::string_view json, const std::function<void(const Value&)
 
 void FlattenJsonObject(std::string_view json,
                        const std::function<void(std::string_view, const Value&)>& fn) {
-  simdjson::padded_string padded(json);
   element e;
-  if (Parser().parse(padded).get(e) != simdjson::SUCCESS) return;
+  if (Parse(json, &e) != simdjson::SUCCESS) return;
   if (e.type() != element_type::OBJECT) return;
   std::string prefix;
   Flatten(e, prefix, fn);
