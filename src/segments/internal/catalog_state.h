@@ -70,6 +70,8 @@ struct Catalog::State {
     tags::Bitmap members;              // live persons (roots)
     tags::Bitmap manual_atoms;         // manual/model tags: the persons labelled, as atoms
     std::vector<NumericIndex*> columns;  // live columns of expr's aggregates (filled on first use)
+    std::vector<uint32_t> column_marks;  // each column's index into State::column_state
+    bool columns_bound = false;
     const std::string& name() const { return is_segment ? segment.name : tag.name; }
   };
 
@@ -153,11 +155,16 @@ struct Catalog::State {
 
   // Scratch for Reevaluate: per definition whether to re-evaluate it
   // (kEvaluate) or only if one of its aggregates changes value
-  // (kIfAggregatesChange); the columns updated so far, and whether their
-  // value changed.
+  // (kIfAggregatesChange); per aggregate column (by mark) whether it was
+  // updated for this person yet, and whether its value changed; the marks
+  // set, to clear them after.
   static constexpr uint8_t kEvaluate = 1, kIfAggregatesChange = 2;
+  static constexpr uint8_t kColumnUnchanged = 1, kColumnChanged = 2;
   std::vector<uint8_t> dirty;
-  std::vector<std::pair<NumericIndex*, bool>> updated_columns;
+  std::vector<uint8_t> event_mark;  // by definition: how events and timers mark it
+  std::vector<uint8_t> column_state;
+  std::vector<uint32_t> marked_columns;
+  absl::flat_hash_map<const NumericIndex*, uint32_t> column_marks;
   // Persons every definition has been evaluated for; a person seen for the
   // first time is evaluated against all of them.
   tags::Bitmap known;
@@ -174,35 +181,46 @@ struct Catalog::State {
 
   // Points d.columns at the live columns of d's aggregates.
   void BindColumns(Def& d) {
-    if (d.columns.size() == d.expr->aggregate_count()) return;
+    if (d.columns_bound) return;
     d.columns.clear();
+    d.column_marks.clear();
     for (size_t i = 0; i < d.expr->aggregate_count(); ++i) {
-      d.columns.push_back(&AggregateColumn(d.expr->aggregate_key(i)));
+      NumericIndex* c = &AggregateColumn(d.expr->aggregate_key(i));
+      auto [it, added] = column_marks.try_emplace(c, static_cast<uint32_t>(column_marks.size()));
+      if (added) column_state.push_back(0);
+      d.columns.push_back(c);
+      d.column_marks.push_back(it->second);
     }
+    d.columns_bound = true;
   }
 
   // Updates the live aggregates of d for person p (row: null when p is not
-  // live), skipping columns already in `done` (aggregates shared by
-  // definitions). Returns whether any of d's aggregates changed value
-  // (here or when listed in `done`).
+  // live). With `shared`, columns already updated for p since the last
+  // ClearColumnMarks() (aggregates shared by definitions) are skipped.
+  // Returns whether any of d's aggregates changed value (here or before).
   bool UpdateAggregates(Def& d, PersonId p, const PersonTable::Person* row, TimeMs now, TimeMs* next,
-                        std::vector<std::pair<NumericIndex*, bool>>* done = nullptr) {
+                        bool shared = false) {
     BindColumns(d);
     bool changed = false;
     for (size_t i = 0; i < d.columns.size(); ++i) {
-      NumericIndex* c = d.columns[i];
-      if (done) {
-        auto it = std::find_if(done->begin(), done->end(), [c](const auto& u) { return u.first == c; });
-        if (it != done->end()) {
-          changed |= it->second;
-          continue;
-        }
+      uint8_t& state = column_state[d.column_marks[i]];
+      if (shared && state != 0) {
+        changed |= state == kColumnChanged;
+        continue;
       }
-      const bool set = c->Set(p, row ? d.expr->AggregateValue(i, *row, p, now, next) : std::nullopt);
-      if (done) done->emplace_back(c, set);
+      const bool set = d.columns[i]->Set(p, row ? d.expr->AggregateValue(i, *row, p, now, next) : std::nullopt);
+      if (shared) {
+        state = set ? kColumnChanged : kColumnUnchanged;
+        marked_columns.push_back(d.column_marks[i]);
+      }
       changed |= set;
     }
     return changed;
+  }
+
+  void ClearColumnMarks() {
+    for (uint32_t m : marked_columns) column_state[m] = 0;
+    marked_columns.clear();
   }
 
   Def* Find(bool segment, std::string_view name) const {
@@ -223,15 +241,18 @@ struct Catalog::State {
   void RecordChange(Def& d, PersonId p, bool entered, TimeMs now, store::WriteBatch* batch) {
     ++change_seq;
     ++changes_recorded;
-    std::string key;
-    store::PutFixed32BE(&key, d.id);
-    store::PutFixed64BE(&key, change_seq);
-    std::string value;
-    store::PutFixed32BE(&value, p);
-    value.push_back(entered ? 1 : 0);
-    store::PutInt64Ordered(&value, now);
-    batch->Put(store::Column::kChanges, key, value);
+    // Reused buffers: an event can move a person in or out of dozens of
+    // definitions.
+    change_key.clear();
+    store::PutFixed32BE(&change_key, d.id);
+    store::PutFixed64BE(&change_key, change_seq);
+    change_value.clear();
+    store::PutFixed32BE(&change_value, p);
+    change_value.push_back(entered ? 1 : 0);
+    store::PutInt64Ordered(&change_value, now);
+    batch->Put(store::Column::kChanges, change_key, change_value);
   }
+  std::string change_key, change_value;
 
   // Sets p's membership of d, recording a change. Returns whether it changed.
   bool SetMember(Def& d, PersonId p, bool in, TimeMs now, store::WriteBatch* batch) {
@@ -257,7 +278,7 @@ struct Catalog::State {
   // those referring to it) for person p, in dependency order.
   void Reevaluate(PersonId p, TimeMs now, store::WriteBatch* batch, RefResolver* refs) {
     TimeMs next = CompiledExpr::kNever;
-    updated_columns.clear();
+    ClearColumnMarks();
     if (known.AddChecked(p)) MarkAll(order);
     const PersonTable::Person* row = table.Get(p);  // null: not live
     for (uint32_t id : order) {
@@ -265,7 +286,7 @@ struct Catalog::State {
       if (!why) continue;
       dirty[id] = 0;
       Def& d = *defs[id];
-      const bool aggregates_changed = UpdateAggregates(d, p, row, now, &next, &updated_columns);
+      const bool aggregates_changed = UpdateAggregates(d, p, row, now, &next, /*shared=*/true);
       // Only its aggregates could have moved it, and they did not.
       if (why == kIfAggregatesChange && !aggregates_changed) continue;
       bool in = row && d.expr->Matches(*row, p, now, refs, &next, &d.columns);
@@ -285,7 +306,7 @@ struct Catalog::State {
   void MarkForEventsOrTime(const std::vector<uint32_t>& ids) {
     for (uint32_t id : ids) {
       if (dirty[id] == kEvaluate) continue;
-      dirty[id] = defs[id]->expr->events_only_through_aggregates() ? kIfAggregatesChange : kEvaluate;
+      dirty[id] = event_mark[id];
     }
   }
 
@@ -298,6 +319,7 @@ struct Catalog::State {
     time_dependent.clear();
     dependents.assign(defs.size(), {});
     dirty.assign(defs.size(), 0);
+    event_mark.assign(defs.size(), kEvaluate);
     std::vector<uint8_t> state(defs.size(), 0);
     std::function<void(uint32_t)> visit = [&](uint32_t id) {
       if (state[id]) return;
@@ -316,6 +338,7 @@ struct Catalog::State {
       for (uint32_t t : d->expr->trait_keys()) by_trait[t].push_back(d->id);
       if (d->expr->any_event()) any_event.push_back(d->id);
       if (d->expr->time_dependent()) time_dependent.push_back(d->id);
+      if (d->expr->events_only_through_aggregates()) event_mark[d->id] = kIfAggregatesChange;
     }
     for (auto& v : dependents) {
       std::sort(v.begin(), v.end());
