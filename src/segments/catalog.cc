@@ -19,6 +19,7 @@ using internal::kDefPrefix;
 using internal::kManualPrefix;
 using internal::kNextIdKey;
 using internal::kSnapshotPrefix;
+using internal::kSnapshotSeqKey;
 using internal::StrCat;
 using store::Column;
 
@@ -64,8 +65,9 @@ absl::Status Catalog::Load(TimeMs now, const std::function<PersonId(PersonId)>& 
     *out = store::DecodeFixed64BE(*v);
     return absl::OkStatus();
   };
-  uint64_t next_id = 0;
+  uint64_t next_id = 0, snapshot_seq = 0;
   RETURN_IF_ERROR(get_counter(kNextIdKey, &next_id));
+  RETURN_IF_ERROR(get_counter(kSnapshotSeqKey, &snapshot_seq));
   s.next_id = static_cast<uint32_t>(next_id);
   s.defs.clear();
   s.defs.resize(s.next_id);
@@ -144,15 +146,37 @@ absl::Status Catalog::Load(TimeMs now, const std::function<PersonId(PersonId)>& 
     std::sort(roots.begin(), roots.end());
     s.AssignMembers(*d, tags::Bitmap::Of(roots), now, nullptr);
   }
+  // Where membership differs from what was last recorded (the snapshot and
+  // the changes recorded after it, e.g. up to a crash) the difference is
+  // recorded now: a window that closed while the server was down, a
+  // changed definition. Nothing recorded is recorded twice.
   std::vector<NumericIndex*> current;  // aggregate columns computed at now
+  auto changes = s.kv.NewIterator(Column::kChanges);
   for (uint32_t id : s.order) {
     State::Def& d = *s.defs[id];
     s.Recompute(d, now, nullptr, this, &current);
     auto snap = snapshots.find(id);
-    if (snap != snapshots.end() && batch) {
-      (d.members - snap->second).ForEach([&](PersonId p) { s.RecordChange(d, p, true, now, batch); return true; });
-      (snap->second - d.members).ForEach([&](PersonId p) { s.RecordChange(d, p, false, now, batch); return true; });
+    if (snap == snapshots.end() || !batch) continue;
+    tags::Bitmap& recorded = snap->second;
+    std::string prefix, start;
+    store::PutFixed32BE(&prefix, id);
+    start = prefix;
+    store::PutFixed64BE(&start, snapshot_seq + 1);
+    for (changes->Seek(start); changes->Valid() && changes->key().starts_with(prefix); changes->Next()) {
+      std::string_view value = changes->value();
+      if (changes->key().size() != 12 || value.size() != 13) {
+        return absl::DataLossError("membership change record is corrupt");
+      }
+      const PersonId p = store::DecodeFixed32BE(value);
+      if (value[4] != 0) {
+        recorded.Add(p);
+      } else {
+        recorded.Remove(p);
+      }
     }
+    RETURN_IF_ERROR(changes->status());
+    (d.members - recorded).ForEach([&](PersonId p) { s.RecordChange(d, p, true, now, batch); return true; });
+    (recorded - d.members).ForEach([&](PersonId p) { s.RecordChange(d, p, false, now, batch); return true; });
   }
   return absl::OkStatus();
 }
@@ -486,6 +510,7 @@ void Catalog::Snapshot(store::WriteBatch* batch) const {
   for (const auto& d : state_->defs) {
     if (d && d->expr) batch->Put(Column::kCatalog, IdKey(kSnapshotPrefix, d->id), d->members.Encode());
   }
+  batch->Put(Column::kCatalog, kSnapshotSeqKey, store::Fixed64Key(state_->change_seq));
 }
 
 size_t Catalog::tag_count() const { return state_->tags_by_name.size(); }

@@ -50,6 +50,8 @@ inline constexpr std::string_view kDefPrefix = "def/";
 inline constexpr std::string_view kManualPrefix = "man/";
 inline constexpr std::string_view kSnapshotPrefix = "snap/";
 inline constexpr std::string_view kNextIdKey = "meta/next_id";
+// The change sequence number when the membership snapshots were taken.
+inline constexpr std::string_view kSnapshotSeqKey = "meta/snapshot_seq";
 
 inline std::string IdKey(std::string_view prefix, uint32_t id) {
   std::string k(prefix);
