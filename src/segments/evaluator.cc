@@ -813,13 +813,6 @@ const std::vector<uint32_t>& CompiledExpr::refs() const { return impl_->flags.re
 size_t CompiledExpr::aggregate_count() const { return impl_->flags.aggregates.size(); }
 const std::string& CompiledExpr::aggregate_key(size_t i) const { return impl_->flags.aggregates[i]; }
 
-std::optional<double> CompiledExpr::AggregateValue(size_t i, PersonId person, TimeMs as_of,
-                                                   TimeMs* next_change) const {
-  const Person* p = impl_->table->Get(person);
-  if (!p) return std::nullopt;
-  return AggregateValue(i, *p, person, as_of, next_change);
-}
-
 std::optional<double> CompiledExpr::AggregateValue(size_t i, const PersonTable::Person& row, PersonId person,
                                                    TimeMs as_of, TimeMs* next_change) const {
   PersonEval eval(*impl_->table, row, person, as_of, nullptr, impl_->options.utc_offset_ms, next_change);

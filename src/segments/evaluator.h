@@ -113,9 +113,9 @@ class CompiledExpr {
   // `count("Order Completed", 90d)`.
   size_t aggregate_count() const;
   const std::string& aggregate_key(size_t i) const;
-  // The value of aggregate i for `person` at `as_of` (nullopt: NULL);
-  // lowers *next_change like Matches().
-  std::optional<double> AggregateValue(size_t i, PersonId person, TimeMs as_of, TimeMs* next_change) const;
+  // The value of aggregate i for live person `person` (its row:
+  // table.Get(person)) at `as_of` (nullopt: NULL); lowers *next_change like
+  // Matches().
   std::optional<double> AggregateValue(size_t i, const PersonTable::Person& row, PersonId person, TimeMs as_of,
                                        TimeMs* next_change) const;
 

@@ -197,25 +197,20 @@ struct Catalog::State {
   }
 
   // Updates the live aggregates of d for person p (row: null when p is not
-  // live). With `shared`, columns already updated for p since the last
-  // ClearColumnMarks() (aggregates shared by definitions) are skipped.
-  // Returns whether any of d's aggregates changed value (here or before).
-  bool UpdateAggregates(Def& d, PersonId p, const PersonTable::Person* row, TimeMs now, TimeMs* next,
-                        bool shared = false) {
+  // live), skipping columns already updated for p since the last
+  // ClearColumnMarks() (aggregates shared by definitions). Returns whether
+  // any of d's aggregates changed value (here or before).
+  bool UpdateAggregates(Def& d, PersonId p, const PersonTable::Person* row, TimeMs now, TimeMs* next) {
     BindColumns(d);
     bool changed = false;
     for (size_t i = 0; i < d.columns.size(); ++i) {
       uint8_t& state = column_state[d.column_marks[i]];
-      if (shared && state != 0) {
-        changed |= state == kColumnChanged;
-        continue;
-      }
-      const bool set = d.columns[i]->Set(p, row ? d.expr->AggregateValue(i, *row, p, now, next) : std::nullopt);
-      if (shared) {
+      if (state == 0) {
+        const bool set = d.columns[i]->Set(p, row ? d.expr->AggregateValue(i, *row, p, now, next) : std::nullopt);
         state = set ? kColumnChanged : kColumnUnchanged;
         marked_columns.push_back(d.column_marks[i]);
       }
-      changed |= set;
+      changed |= state == kColumnChanged;
     }
     return changed;
   }
@@ -288,7 +283,7 @@ struct Catalog::State {
       if (!why) continue;
       dirty[id] = 0;
       Def& d = *defs[id];
-      const bool aggregates_changed = UpdateAggregates(d, p, row, now, &next, /*shared=*/true);
+      const bool aggregates_changed = UpdateAggregates(d, p, row, now, &next);
       // Only its aggregates could have moved it, and they did not.
       if (why == kIfAggregatesChange && !aggregates_changed) continue;
       bool in = row && d.expr->Matches(*row, p, now, refs, &next, &d.columns);
