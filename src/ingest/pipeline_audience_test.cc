@@ -7,6 +7,7 @@
 #include "base/status.h"
 #include "gtest/gtest.h"
 #include "ingest/pipeline.h"
+#include "ingest/testing/pipeline_harness.h"
 #include "segments/audience_engine.h"
 #include "store/mem_kv_store.h"
 
@@ -18,21 +19,9 @@ constexpr TimeMs kDay = 86400000;
 
 ParsedEvent Event(std::string message_id, std::string user_id, std::string anonymous_id, std::string name,
                   TimeMs at, std::string properties = "{}") {
-  ParsedEvent pe;
-  pe.event.type = profiles::EventType::kTrack;
-  pe.event.message_id = std::move(message_id);
-  pe.event.name = std::move(name);
-  pe.event.timestamp = at;
-  pe.event.received_at = kNow;
+  ParsedEvent pe = testing::TrackEvent(std::move(message_id), std::move(user_id), std::move(anonymous_id),
+                                       std::move(name), at, kNow);
   pe.event.properties = std::move(properties);
-  if (!user_id.empty()) {
-    pe.event.user_id = user_id;
-    pe.identifiers.push_back({"user_id", user_id});
-  }
-  if (!anonymous_id.empty()) {
-    pe.event.anonymous_id = anonymous_id;
-    pe.identifiers.push_back({"anonymous_id", anonymous_id});
-  }
   return pe;
 }
 
@@ -45,13 +34,11 @@ ParsedEvent Identify(std::string message_id, std::string user_id, std::string tr
 
 struct World {
   World(store::KvStore& kv, const Clock& clock)
-      : graph(kv, Identity()), profiles(kv), audiences(kv, graph, profiles), pipeline(kv, graph, profiles, clock, Options()) {
+      : graph(kv, testing::IdentityOptionsForTest()),
+        profiles(kv),
+        audiences(kv, graph, profiles),
+        pipeline(kv, graph, profiles, clock, Options()) {
     pipeline.SetAudienceEngine(&audiences);
-  }
-  static identity::IdentityOptions Identity() {
-    identity::IdentityOptions o;
-    o.hmac_key = "test-key";
-    return o;
   }
   static PipelineOptions Options() {
     PipelineOptions o;
@@ -59,11 +46,7 @@ struct World {
     return o;
   }
   void Submit(std::vector<ParsedEvent> events) {
-    RequestParse p;
-    p.events = std::move(events);
-    std::promise<IngestAck> done;
-    pipeline.Submit(std::move(p), [&](IngestAck a) { done.set_value(std::move(a)); });
-    IngestAck ack = done.get_future().get();
+    IngestAck ack = testing::SubmitAndWait(pipeline, std::move(events));
     ASSERT_TRUE(ack.status.ok()) << ack.status;
   }
   void Mutate(std::function<absl::Status(store::WriteBatch*)> m) {
@@ -73,9 +56,7 @@ struct World {
     ASSERT_TRUE(s.ok()) << s;
   }
   PersonId Find(std::string ns, std::string value) {
-    auto lock = pipeline.LockForRead();
-    auto p = graph.Find({ns, value});
-    return p.ok() ? *p : kNoPerson;
+    return testing::FindPerson(pipeline, graph, std::move(ns), std::move(value));
   }
   std::vector<PersonId> Members(std::string_view segment) {
     auto lock = pipeline.LockForRead();

@@ -3,6 +3,7 @@
 #include <future>
 
 #include "gtest/gtest.h"
+#include "ingest/testing/pipeline_harness.h"
 #include "profiles/timeline.h"
 #include "store/mem_kv_store.h"
 
@@ -13,21 +14,9 @@ constexpr TimeMs kNow = 1700000000000;
 
 ParsedEvent Track(std::string message_id, std::string user_id, std::string name, double revenue = 0,
                   std::string anonymous_id = "") {
-  ParsedEvent pe;
-  pe.event.type = profiles::EventType::kTrack;
-  pe.event.message_id = std::move(message_id);
-  pe.event.name = std::move(name);
-  pe.event.timestamp = kNow;
-  pe.event.received_at = kNow;
+  ParsedEvent pe = testing::TrackEvent(std::move(message_id), std::move(user_id), std::move(anonymous_id),
+                                       std::move(name), kNow, kNow);
   if (revenue != 0) pe.event.revenue = revenue;
-  if (!user_id.empty()) {
-    pe.event.user_id = user_id;
-    pe.identifiers.push_back({"user_id", user_id});
-  }
-  if (!anonymous_id.empty()) {
-    pe.event.anonymous_id = anonymous_id;
-    pe.identifiers.push_back({"anonymous_id", anonymous_id});
-  }
   return pe;
 }
 
@@ -35,25 +24,12 @@ ParsedEvent Track(std::string message_id, std::string user_id, std::string name,
 // "restart" by building a new World on the same store.
 struct World {
   World(store::KvStore& kv, const Clock& clock, PipelineOptions options = {})
-      : graph(kv, IdentityOptionsForTest()), profiles(kv), pipeline(kv, graph, profiles, clock, options) {}
-  static identity::IdentityOptions IdentityOptionsForTest() {
-    identity::IdentityOptions o;
-    o.hmac_key = "test-key";
-    return o;
-  }
+      : graph(kv, testing::IdentityOptionsForTest()), profiles(kv), pipeline(kv, graph, profiles, clock, options) {}
   IngestAck SubmitAndWait(std::vector<ParsedEvent> events, std::vector<InputError> rejected = {}) {
-    RequestParse p;
-    p.events = std::move(events);
-    p.rejected = std::move(rejected);
-    p.rejected_raw.resize(p.rejected.size(), "{\"bad\":true}");
-    std::promise<IngestAck> done;
-    pipeline.Submit(std::move(p), [&](IngestAck a) { done.set_value(std::move(a)); });
-    return done.get_future().get();
+    return testing::SubmitAndWait(pipeline, std::move(events), std::move(rejected));
   }
   PersonId Find(std::string ns, std::string value) {
-    auto lock = pipeline.LockForRead();
-    auto p = graph.Find({ns, value});
-    return p.ok() ? *p : kNoPerson;
+    return testing::FindPerson(pipeline, graph, std::move(ns), std::move(value));
   }
   identity::IdentityGraph graph;
   profiles::ProfileStore profiles;
