@@ -2,6 +2,7 @@
 // `--name value`, and `--help`.
 #pragma once
 
+#include <cstdio>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -37,6 +38,14 @@ inline absl::StatusOr<std::vector<Flag>> SplitFlags(int argc, char** argv, std::
     out.push_back(std::move(f));
   }
   return out;
+}
+
+// For a failed flag parse: prints the usage (--help, to stdout) or the
+// error (to stderr) and returns the exit code, 0 or 2.
+inline int ReportFlagsStatus(const absl::Status& status) {
+  const bool help = status.code() == absl::StatusCode::kCancelled;
+  std::fprintf(help ? stdout : stderr, "%s\n", std::string(status.message()).c_str());
+  return help ? 0 : 2;
 }
 
 }  // namespace facet::bench

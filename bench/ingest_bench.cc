@@ -543,11 +543,7 @@ void PrintResults(const std::vector<Result>& results) {
 
 int Main(int argc, char** argv) {
   auto flags = ParseFlags(argc, argv);
-  if (!flags.ok()) {
-    const bool help = flags.status().code() == absl::StatusCode::kCancelled;
-    std::fprintf(help ? stdout : stderr, "%s\n", std::string(flags.status().message()).c_str());
-    return help ? 0 : 2;
-  }
+  if (!flags.ok()) return ReportFlagsStatus(flags.status());
   std::unique_ptr<SpawnedServer> server;
   std::string url = flags->url;
   if (!flags->spawn.empty()) {

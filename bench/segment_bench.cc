@@ -310,11 +310,7 @@ void PrintTable(const Report& r) {
 
 int Main(int argc, char** argv) {
   auto flags = ParseFlags(argc, argv);
-  if (!flags.ok()) {
-    const bool help = flags.status().code() == absl::StatusCode::kCancelled;
-    std::fprintf(help ? stdout : stderr, "%s\n", std::string(flags.status().message()).c_str());
-    return help ? 0 : 2;
-  }
+  if (!flags.ok()) return ReportFlagsStatus(flags.status());
   const Flags& f = *flags;
   std::printf("segment_bench: %u persons, seed %llu, %d repetitions, %u cores, as of %s\n", f.persons,
               static_cast<unsigned long long>(f.seed), f.repeat, std::thread::hardware_concurrency(),
