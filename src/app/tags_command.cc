@@ -10,6 +10,7 @@
 #include <sstream>
 #include <utility>
 
+#include "base/json_string.h"
 #include "base/status.h"
 #include "client/http_client.h"
 #include "segments/ast.h"
@@ -154,28 +155,6 @@ struct Reader {
     }
   }
 };
-
-void AppendJsonString(std::string* out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out->push_back('"');
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
-      default:
-        if (c < 0x20) {
-          out->append("\\u00").push_back(kHex[c >> 4]);
-          out->push_back(kHex[c & 15]);
-        } else {
-          out->push_back(static_cast<char>(c));
-        }
-    }
-  }
-  out->push_back('"');
-}
 
 std::string TagBody(const PackTag& t) {
   std::string out = "{";

@@ -11,6 +11,7 @@
 #include <string>
 #include <utility>
 
+#include "base/json_string.h"
 #include "base/time_format.h"
 #include "ingest/internal/json_text.h"
 #include "ingest/internal/message_id.h"
@@ -107,7 +108,7 @@ void ReadMessage(object obj, std::string& buf, Message& m) {
   for (const auto member : obj) {
     if (!first) buf.push_back(',');
     first = false;
-    internal::AppendJsonString(member.key, buf);
+    AppendJsonString(&buf, member.key);
     buf.push_back(':');
     const size_t begin = buf.size();
     internal::AppendJson(member.value, buf);
@@ -680,7 +681,7 @@ bool ReadBatchFields(object top, Scope& scope, simdjson::dom::array& items, Requ
     scope.batch_context_text = "{";
     for (const auto member : *scope.batch_context) {
       std::string text;
-      internal::AppendJsonString(member.key, text);
+      AppendJsonString(&text, member.key);
       text.push_back(':');
       internal::AppendJson(member.value, text);
       if (scope.batch_context_text.size() > 1) scope.batch_context_text.push_back(',');

@@ -17,6 +17,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/json_string.h"
+
 namespace facet::demo::internal {
 
 class JsonWriter {
@@ -113,32 +115,7 @@ class JsonWriter {
     first_[depth_] = false;
   }
 
-  void AppendQuoted(std::string_view s) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    out_->push_back('"');
-    size_t run = 0;  // start of the pending run of bytes that need no escaping
-    for (size_t i = 0; i < s.size(); ++i) {
-      const unsigned char c = static_cast<unsigned char>(s[i]);
-      if (c >= 0x20 && c != '"' && c != '\\') continue;
-      out_->append(s.data() + run, i - run);
-      run = i + 1;
-      switch (c) {
-        case '"': out_->append("\\\""); break;
-        case '\\': out_->append("\\\\"); break;
-        case '\n': out_->append("\\n"); break;
-        case '\r': out_->append("\\r"); break;
-        case '\t': out_->append("\\t"); break;
-        case '\b': out_->append("\\b"); break;
-        case '\f': out_->append("\\f"); break;
-        default:
-          out_->append("\\u00");
-          out_->push_back(kHex[c >> 4]);
-          out_->push_back(kHex[c & 15]);
-      }
-    }
-    out_->append(s.data() + run, s.size() - run);
-    out_->push_back('"');
-  }
+  void AppendQuoted(std::string_view s) { AppendJsonString(out_, s); }
 
   std::string* out_;
   int depth_ = 0;

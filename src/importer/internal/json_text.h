@@ -4,15 +4,13 @@
 #include <string>
 #include <string_view>
 
+#include "base/json_string.h"
+
 namespace facet::importer::internal {
 
-// Appends `s` (valid UTF-8) as a quoted JSON string.
-void AppendJsonString(std::string* out, std::string_view s);
-inline std::string JsonString(std::string_view s) {
-  std::string out;
-  AppendJsonString(&out, s);
-  return out;
-}
+// String literals: base/json_string.h.
+using facet::AppendJsonString;
+using facet::JsonString;
 
 // Whether `s` is well-formed UTF-8.
 bool IsValidUtf8(std::string_view s);

@@ -3,7 +3,6 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 
 namespace facet::ingest::internal {
 namespace {
@@ -18,58 +17,12 @@ void AppendChars(T value, std::string& out) {
   out.append(buf, res.ptr);
 }
 
-// True if one of the eight bytes of `x` is a control character, '"' or
-// '\\'. Exact as a whole; borrows between bytes can only misplace which
-// byte matched, and that is not used.
-bool MayNeedEscape(uint64_t x) {
-  constexpr uint64_t kOnes = 0x0101010101010101ULL;
-  constexpr uint64_t kHigh = 0x8080808080808080ULL;
-  const auto has_zero = [](uint64_t v) { return (v - kOnes) & ~v & kHigh; };
-  const uint64_t below_space = (x - kOnes * 0x20) & ~x & kHigh;
-  return (below_space | has_zero(x ^ (kOnes * '"')) | has_zero(x ^ (kOnes * '\\'))) != 0;
-}
-
 void AppendDouble(double d, std::string& out) {
   // JSON has no NaN or infinity and simdjson never produces them.
   AppendChars(d, out);
 }
 
 }  // namespace
-
-void AppendJsonString(std::string_view s, std::string& out) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out.push_back('"');
-  size_t run = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    // Skip eight bytes at a time while none of them needs escaping.
-    while (i + 8 <= s.size()) {
-      uint64_t chunk;
-      std::memcpy(&chunk, s.data() + i, 8);
-      if (MayNeedEscape(chunk)) break;
-      i += 8;
-    }
-    if (i >= s.size()) break;
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out.append(s.data() + run, i - run);
-    run = i + 1;
-    switch (c) {
-      case '"': out.append("\\\""); break;
-      case '\\': out.append("\\\\"); break;
-      case '\b': out.append("\\b"); break;
-      case '\f': out.append("\\f"); break;
-      case '\n': out.append("\\n"); break;
-      case '\r': out.append("\\r"); break;
-      case '\t': out.append("\\t"); break;
-      default:
-        out.append("\\u00");
-        out.push_back(kHex[c >> 4]);
-        out.push_back(kHex[c & 0xf]);
-    }
-  }
-  out.append(s.data() + run, s.size() - run);
-  out.push_back('"');
-}
 
 void AppendJson(element e, std::string& out) {
   switch (e.type()) {
@@ -80,7 +33,7 @@ void AppendJson(element e, std::string& out) {
       for (const auto member : obj) {
         if (!first) out.push_back(',');
         first = false;
-        AppendJsonString(member.key, out);
+        AppendJsonString(&out, member.key);
         out.push_back(':');
         AppendJson(member.value, out);
       }
@@ -100,7 +53,7 @@ void AppendJson(element e, std::string& out) {
       return;
     }
     case element_type::STRING:
-      AppendJsonString(e.get_string().value_unsafe(), out);
+      AppendJsonString(&out, e.get_string().value_unsafe());
       return;
     case element_type::INT64:
       AppendChars(e.get_int64().value_unsafe(), out);

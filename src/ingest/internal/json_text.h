@@ -9,12 +9,12 @@
 
 #include <simdjson.h>
 
+#include "base/json_string.h"
+
 namespace facet::ingest::internal {
 
-// Appends `s` as a JSON string literal, quotes included. `s` must be valid
-// UTF-8 (simdjson validates its input); only '"', '\\' and control
-// characters are escaped.
-void AppendJsonString(std::string_view s, std::string& out);
+// String literals: facet::AppendJsonString (base/json_string.h).
+using facet::AppendJsonString;
 
 // Appends the compact JSON text of `e`: no insignificant whitespace, object
 // members in document order, numbers in their shortest round-trip form.
