@@ -20,21 +20,20 @@ using internal::kManualPrefix;
 using internal::kNextIdKey;
 using internal::kSnapshotPrefix;
 using internal::kSnapshotSeqKey;
-using internal::StrCat;
 using store::Column;
 
 absl::Status ValidateName(std::string_view what, std::string_view name) {
   if (name.empty() || name.size() > 128) {
-    return absl::InvalidArgumentError(StrCat(what, " name must be 1 to 128 bytes long"));
+    return absl::InvalidArgumentError(Cat(what, " name must be 1 to 128 bytes long"));
   }
   for (unsigned char c : name) {
     if (c < 0x20 || c == 0x7f || c == '/' || c == '"' || c == '\'' || c == '\\') {
       return absl::InvalidArgumentError(
-          StrCat(what, " name '", name, "' may not contain '/', quotes, backslashes or control characters"));
+          Cat(what, " name '", name, "' may not contain '/', quotes, backslashes or control characters"));
     }
   }
   if (name.front() == ' ' || name.back() == ' ') {
-    return absl::InvalidArgumentError(StrCat(what, " name '", name, "' may not start or end with a space"));
+    return absl::InvalidArgumentError(Cat(what, " name '", name, "' may not start or end with a space"));
   }
   return absl::OkStatus();
 }
@@ -61,7 +60,7 @@ absl::Status Catalog::Load(TimeMs now, const std::function<PersonId(PersonId)>& 
     absl::StatusOr<std::string> v = s.kv.Get(Column::kCatalog, key);
     if (absl::IsNotFound(v.status())) return absl::OkStatus();
     RETURN_IF_ERROR(v.status());
-    if (v->size() != 8) return absl::DataLossError(StrCat("catalog counter ", key, " is corrupt"));
+    if (v->size() != 8) return absl::DataLossError(Cat("catalog counter ", key, " is corrupt"));
     *out = store::DecodeFixed64BE(*v);
     return absl::OkStatus();
   };
@@ -81,7 +80,7 @@ absl::Status Catalog::Load(TimeMs now, const std::function<PersonId(PersonId)>& 
     auto id_of = [&](std::string_view prefix) -> absl::StatusOr<uint32_t> {
       if (key.size() != prefix.size() + 4) return absl::DataLossError("catalog key is corrupt");
       uint32_t id = store::DecodeFixed32BE(key.substr(prefix.size()));
-      if (id >= s.next_id) return absl::DataLossError(StrCat("catalog id ", id, " beyond the counter"));
+      if (id >= s.next_id) return absl::DataLossError(Cat("catalog id ", id, " beyond the counter"));
       return id;
     };
     if (key.starts_with(kDefPrefix)) {
@@ -94,11 +93,11 @@ absl::Status Catalog::Load(TimeMs now, const std::function<PersonId(PersonId)>& 
       absl::StatusOr<tags::Bitmap> b = tags::Bitmap::Decode(it->value());
       if (!b.ok()) {
         return absl::DataLossError(
-            StrCat(manual ? "manual members" : "membership snapshot", " of catalog entry ", id, ": ",
+            Cat(manual ? "manual members" : "membership snapshot", " of catalog entry ", id, ": ",
                          b.status().message()));
       }
       if (manual) {
-        if (!s.defs[id]) return absl::DataLossError(StrCat("manual members of unknown catalog entry ", id));
+        if (!s.defs[id]) return absl::DataLossError(Cat("manual members of unknown catalog entry ", id));
         s.defs[id]->manual_atoms = std::move(*b);
       } else {
         snapshots[id] = std::move(*b);
@@ -116,7 +115,7 @@ absl::Status Catalog::Load(TimeMs now, const std::function<PersonId(PersonId)>& 
     if (!d) continue;
     if (d->is_segment || d->tag.kind == TagKind::kRule) {
       absl::Status st = s.CompileDef(*d);
-      if (!st.ok()) return absl::DataLossError(StrCat("stored rule of '", d->name(), "': ", st.message()));
+      if (!st.ok()) return absl::DataLossError(Cat("stored rule of '", d->name(), "': ", st.message()));
     }
   }
   // The change sequence goes on from the highest one stored.
@@ -187,27 +186,27 @@ absl::Status Catalog::PutTag(TagDef def, TimeMs now, store::WriteBatch* batch) {
   if (def.display_name.empty()) def.display_name = def.name;
   if (!def.parent.empty()) {
     State::Def* parent = s.Find(false, def.parent);
-    if (!parent) return absl::NotFoundError(StrCat("parent tag '", def.parent, "' does not exist"));
+    if (!parent) return absl::NotFoundError(Cat("parent tag '", def.parent, "' does not exist"));
     for (std::string p = def.parent; !p.empty();) {
-      if (p == def.name) return absl::InvalidArgumentError(StrCat("parent '", def.parent, "' would make a cycle"));
+      if (p == def.name) return absl::InvalidArgumentError(Cat("parent '", def.parent, "' would make a cycle"));
       State::Def* pd = s.Find(false, p);
       p = pd ? pd->tag.parent : "";
     }
     if (s.Depth(def.parent) > static_cast<int>(s.options.max_depth)) {
-      return absl::InvalidArgumentError(StrCat("tag '", def.name, "' under '", def.parent,
+      return absl::InvalidArgumentError(Cat("tag '", def.name, "' under '", def.parent,
                                                      "' would be deeper than ", s.options.max_depth, " levels"));
     }
   }
   if (def.kind == TagKind::kRule && def.rule.empty()) {
-    return absl::InvalidArgumentError(StrCat("rule tag '", def.name, "' needs a rule"));
+    return absl::InvalidArgumentError(Cat("rule tag '", def.name, "' needs a rule"));
   }
   if (def.kind != TagKind::kRule && !def.rule.empty()) {
-    return absl::InvalidArgumentError(StrCat(TagKindName(def.kind), " tag '", def.name, "' cannot have a rule"));
+    return absl::InvalidArgumentError(Cat(TagKindName(def.kind), " tag '", def.name, "' cannot have a rule"));
   }
   State::Def* old = s.Find(false, def.name);
   if (old && old->tag.kind != def.kind && !old->manual_atoms.Empty()) {
     return absl::FailedPreconditionError(
-        StrCat("tag '", def.name, "' has ", TagKindName(old->tag.kind), " members; remove them to change its kind"));
+        Cat("tag '", def.name, "' has ", TagKindName(old->tag.kind), " members; remove them to change its kind"));
   }
   auto d = std::make_unique<State::Def>();
   d->id = old ? old->id : s.next_id;
@@ -216,9 +215,9 @@ absl::Status Catalog::PutTag(TagDef def, TimeMs now, store::WriteBatch* batch) {
   d->tag = std::move(def);
   if (d->tag.kind == TagKind::kRule) {
     absl::Status st = s.CompileDef(*d);
-    if (!st.ok()) return Annotate(st, StrCat("rule of tag '", d->tag.name, "'"));
+    if (!st.ok()) return Annotate(st, Cat("rule of tag '", d->tag.name, "'"));
     if (s.Reaches(d->expr->refs(), d->id)) {
-      return absl::FailedPreconditionError(StrCat("rule of tag '", d->tag.name, "' refers back to itself"));
+      return absl::FailedPreconditionError(Cat("rule of tag '", d->tag.name, "' refers back to itself"));
     }
   }
   s.Install(std::move(d), old, now, batch, this);
@@ -228,10 +227,10 @@ absl::Status Catalog::PutTag(TagDef def, TimeMs now, store::WriteBatch* batch) {
 absl::Status Catalog::DeleteTag(std::string_view name, store::WriteBatch* batch) {
   State& s = *state_;
   State::Def* d = s.Find(false, name);
-  if (!d) return absl::NotFoundError(StrCat("tag '", name, "' does not exist"));
+  if (!d) return absl::NotFoundError(Cat("tag '", name, "' does not exist"));
   for (const auto& o : s.defs) {
     if (o && !o->is_segment && o->tag.parent == name) {
-      return absl::FailedPreconditionError(StrCat("tag '", name, "' has child tag '", o->tag.name, "'"));
+      return absl::FailedPreconditionError(Cat("tag '", name, "' has child tag '", o->tag.name, "'"));
     }
   }
   return s.Remove(*d, batch);
@@ -239,7 +238,7 @@ absl::Status Catalog::DeleteTag(std::string_view name, store::WriteBatch* batch)
 
 absl::StatusOr<TagDef> Catalog::GetTag(std::string_view name) const {
   State::Def* d = state_->Find(false, name);
-  if (!d) return absl::NotFoundError(StrCat("tag '", name, "' does not exist"));
+  if (!d) return absl::NotFoundError(Cat("tag '", name, "' does not exist"));
   return d->tag;
 }
 
@@ -262,8 +261,8 @@ absl::StatusOr<size_t> Catalog::AddMembers(std::string_view tag, std::span<const
                                            store::WriteBatch* batch) {
   State& s = *state_;
   State::Def* d = s.Find(false, tag);
-  if (!d) return absl::NotFoundError(StrCat("tag '", tag, "' does not exist"));
-  if (d->expr) return absl::InvalidArgumentError(StrCat("tag '", tag, "' is a rule tag; its members follow its rule"));
+  if (!d) return absl::NotFoundError(Cat("tag '", tag, "' does not exist"));
+  if (d->expr) return absl::InvalidArgumentError(Cat("tag '", tag, "' is a rule tag; its members follow its rule"));
   size_t added = 0;
   for (PersonId p : persons) {
     d->manual_atoms.Add(p);
@@ -282,8 +281,8 @@ absl::StatusOr<size_t> Catalog::RemoveMembers(std::string_view tag, std::span<co
                                               store::WriteBatch* batch) {
   State& s = *state_;
   State::Def* d = s.Find(false, tag);
-  if (!d) return absl::NotFoundError(StrCat("tag '", tag, "' does not exist"));
-  if (d->expr) return absl::InvalidArgumentError(StrCat("tag '", tag, "' is a rule tag; its members follow its rule"));
+  if (!d) return absl::NotFoundError(Cat("tag '", tag, "' does not exist"));
+  if (d->expr) return absl::InvalidArgumentError(Cat("tag '", tag, "' is a rule tag; its members follow its rule"));
   size_t removed = 0;
   for (PersonId p : persons) {
     d->manual_atoms.Remove(p);
@@ -301,8 +300,8 @@ absl::Status Catalog::SetMembers(std::string_view tag, const tags::Bitmap& perso
                                  store::WriteBatch* batch) {
   State& s = *state_;
   State::Def* d = s.Find(false, tag);
-  if (!d) return absl::NotFoundError(StrCat("tag '", tag, "' does not exist"));
-  if (d->expr) return absl::InvalidArgumentError(StrCat("tag '", tag, "' is a rule tag; its members follow its rule"));
+  if (!d) return absl::NotFoundError(Cat("tag '", tag, "' does not exist"));
+  if (d->expr) return absl::InvalidArgumentError(Cat("tag '", tag, "' is a rule tag; its members follow its rule"));
   tags::Bitmap fresh = persons & s.table.live();
   fresh.Optimize();
   fresh.Densify();
@@ -334,9 +333,9 @@ absl::Status Catalog::PutSegment(SegmentDef def, TimeMs now, store::WriteBatch* 
   def.updated_at = now;
   d->segment = std::move(def);
   absl::Status st = s.CompileDef(*d);
-  if (!st.ok()) return Annotate(st, StrCat("expression of segment '", d->segment.name, "'"));
+  if (!st.ok()) return Annotate(st, Cat("expression of segment '", d->segment.name, "'"));
   if (s.Reaches(d->expr->refs(), d->id)) {
-    return absl::FailedPreconditionError(StrCat("segment '", d->segment.name, "' refers back to itself"));
+    return absl::FailedPreconditionError(Cat("segment '", d->segment.name, "' refers back to itself"));
   }
   s.Install(std::move(d), old, now, batch, this);
   return absl::OkStatus();
@@ -345,13 +344,13 @@ absl::Status Catalog::PutSegment(SegmentDef def, TimeMs now, store::WriteBatch* 
 absl::Status Catalog::DeleteSegment(std::string_view name, store::WriteBatch* batch) {
   State& s = *state_;
   State::Def* d = s.Find(true, name);
-  if (!d) return absl::NotFoundError(StrCat("segment '", name, "' does not exist"));
+  if (!d) return absl::NotFoundError(Cat("segment '", name, "' does not exist"));
   return s.Remove(*d, batch);
 }
 
 absl::StatusOr<SegmentDef> Catalog::GetSegment(std::string_view name) const {
   State::Def* d = state_->Find(true, name);
-  if (!d) return absl::NotFoundError(StrCat("segment '", name, "' does not exist"));
+  if (!d) return absl::NotFoundError(Cat("segment '", name, "' does not exist"));
   return d->segment;
 }
 
@@ -363,13 +362,13 @@ std::vector<SegmentDef> Catalog::ListSegments() const {
 
 absl::StatusOr<const tags::Bitmap*> Catalog::TagMembers(std::string_view name) const {
   State::Def* d = state_->Find(false, name);
-  if (!d) return absl::NotFoundError(StrCat("tag '", name, "' does not exist"));
+  if (!d) return absl::NotFoundError(Cat("tag '", name, "' does not exist"));
   return &d->members;
 }
 
 absl::StatusOr<const tags::Bitmap*> Catalog::SegmentMembers(std::string_view name) const {
   State::Def* d = state_->Find(true, name);
-  if (!d) return absl::NotFoundError(StrCat("segment '", name, "' does not exist"));
+  if (!d) return absl::NotFoundError(Cat("segment '", name, "' does not exist"));
   return &d->members;
 }
 
@@ -414,7 +413,7 @@ void Catalog::MembershipOf(PersonId person, std::vector<std::string>* tags, std:
 absl::StatusOr<std::vector<MembershipChange>> Catalog::Changes(bool segment, std::string_view name, TimeMs since,
                                                                uint64_t after_seq, size_t limit) const {
   State::Def* d = state_->Find(segment, name);
-  if (!d) return absl::NotFoundError(StrCat(segment ? "segment '" : "tag '", name, "' does not exist"));
+  if (!d) return absl::NotFoundError(Cat(segment ? "segment '" : "tag '", name, "' does not exist"));
   std::string prefix;
   store::PutFixed32BE(&prefix, d->id);
   std::string start = prefix;

@@ -8,30 +8,13 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "base/str_cat.h"
 
 namespace facet::importer::internal {
 
-inline void AppendPiece(std::string* out, std::string_view s) { out->append(s); }
-inline void AppendPiece(std::string* out, const std::string& s) { out->append(s); }
-inline void AppendPiece(std::string* out, const char* s) { out->append(s); }
-inline void AppendPiece(std::string* out, absl::string_view s) { out->append(s.data(), s.size()); }
-template <std::integral T>
-  requires(!std::same_as<T, char> && !std::same_as<T, bool>)
-void AppendPiece(std::string* out, T v) {
-  out->append(std::to_string(v));
-}
-
-// Concatenates strings and integers.
-template <typename... Args>
-std::string Cat(const Args&... args) {
-  std::string out;
-  (AppendPiece(&out, args), ...);
-  return out;
-}
-template <typename... Args>
-void Append(std::string* out, const Args&... args) {
-  (AppendPiece(out, args), ...);
-}
+// Concatenation: base/str_cat.h.
+using facet::Append;
+using facet::Cat;
 
 inline bool IsAsciiSpace(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';

@@ -12,11 +12,11 @@
 #include <queue>
 #include <string>
 #include <string_view>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "base/str_cat.h"
 #include "segments/catalog.h"
 #include "segments/evaluator.h"
 #include "segments/internal/catalog_record.h"
@@ -28,23 +28,6 @@
 
 namespace facet::segments {
 namespace internal {
-
-// Concatenates text and integers into a message.
-inline void Append(std::string* out, std::string_view s) { out->append(s); }
-inline void Append(std::string* out, const char* s) { out->append(s); }
-inline void Append(std::string* out, const std::string& s) { out->append(s); }
-inline void Append(std::string* out, absl::string_view s) { out->append(s.data(), s.size()); }
-template <typename T>
-  requires std::is_integral_v<T>
-void Append(std::string* out, T v) {
-  out->append(std::to_string(v));
-}
-template <typename... Args>
-std::string StrCat(const Args&... args) {
-  std::string out;
-  (Append(&out, args), ...);
-  return out;
-}
 
 inline constexpr std::string_view kDefPrefix = "def/";
 inline constexpr std::string_view kManualPrefix = "man/";
@@ -230,7 +213,7 @@ struct Catalog::State {
     return [this](Expr::Kind kind, std::string_view name) -> absl::StatusOr<uint32_t> {
       bool segment = kind == Expr::Kind::kSegmentRef;
       Def* d = Find(segment, name);
-      if (!d) return absl::NotFoundError(internal::StrCat("unknown ", segment ? "segment" : "tag", " '", name, "'"));
+      if (!d) return absl::NotFoundError(Cat("unknown ", segment ? "segment" : "tag", " '", name, "'"));
       return d->id;
     };
   }
@@ -380,7 +363,7 @@ struct Catalog::State {
     if (!dependents[d.id].empty()) {
       const Def& o = *defs[dependents[d.id].front()];
       return absl::FailedPreconditionError(
-          internal::StrCat(kind, d.name(), "' is referenced by ", o.is_segment ? "segment '" : "tag '", o.name(), "'"));
+          Cat(kind, d.name(), "' is referenced by ", o.is_segment ? "segment '" : "tag '", o.name(), "'"));
     }
     const uint32_t id = d.id;
     for (std::string_view prefix : {internal::kDefPrefix, internal::kManualPrefix, internal::kSnapshotPrefix}) {
@@ -434,7 +417,7 @@ struct Catalog::State {
     auto d = std::make_unique<Def>();
     d->id = id;
     if (!internal::DecodeCatalogRecord(in, &d->is_segment, &d->tag, &d->segment)) {
-      return absl::DataLossError(internal::StrCat("catalog record ", id, " is corrupt"));
+      return absl::DataLossError(Cat("catalog record ", id, " is corrupt"));
     }
     return d;
   }
