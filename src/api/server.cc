@@ -24,6 +24,7 @@
 #include "api/json_render.h"
 #include "api/metrics.h"
 #include "api/router.h"
+#include "base/thread_name.h"
 
 namespace facet::api {
 
@@ -545,6 +546,7 @@ absl::Status ServerCore::Start() {
   threads_.reserve(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) {
     threads_.emplace_back([this] {
+      NameThisThread("facet-http");
       for (;;) {
         try {
           ioc_.run();

@@ -5,6 +5,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "base/status.h"
+#include "base/thread_name.h"
 #include "profiles/timeline.h"
 #include "store/key_codec.h"
 
@@ -287,6 +288,7 @@ void Pipeline::ApplyWork(Work& w, Group& g, absl::flat_hash_set<std::string_view
 }
 
 void Pipeline::CommitterLoop() {
+  NameThisThread("facet-commit");
   absl::flat_hash_set<std::string_view> group_ids;
   // The last group's batch, emptied: its memory serves the next group, and
   // is allocated and freed on this thread only.
