@@ -6,10 +6,6 @@
 
 namespace facet::segments {
 
-double NumericIndex::Get(PersonId person) const {
-  return person < values_.size() ? values_[person] : std::numeric_limits<double>::quiet_NaN();
-}
-
 bool NumericIndex::Set(PersonId person, std::optional<double> value) {
   if (value && std::isnan(*value)) value.reset();
   double old = Get(person);
@@ -20,9 +16,10 @@ bool NumericIndex::Set(PersonId person, std::optional<double> value) {
                    std::numeric_limits<double>::quiet_NaN());
   }
   values_[person] = value ? *value : std::numeric_limits<double>::quiet_NaN();
-  if (value) {
+  // Most changes are of a value the person already had.
+  if (!had) {
     present_.Add(person);
-  } else {
+  } else if (!value) {
     present_.Remove(person);
   }
   if (!indexed_) return true;

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <vector>
 
@@ -32,7 +33,15 @@ class NumericIndex {
   // Returns whether the person's value changed.
   bool Set(PersonId person, std::optional<double> value);
   // NaN when the person has no number.
-  double Get(PersonId person) const;
+  double Get(PersonId person) const {
+    return person < values_.size() ? values_[person] : std::numeric_limits<double>::quiet_NaN();
+  }
+
+  // Starts loading the person's value into the cache, so that several
+  // columns' misses overlap instead of following one another.
+  void Prefetch(PersonId person) const {
+    if (person < values_.size()) __builtin_prefetch(&values_[person]);
+  }
 
   const tags::Bitmap& present() const { return present_; }
   // Whether the range index is kept (few distinct values).
