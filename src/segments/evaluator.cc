@@ -11,6 +11,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "base/status.h"
 #include "segments/internal/compiled_node.h"
+#include "segments/internal/live_program.h"
 #include "segments/internal/person_eval.h"
 #include "segments/string_index.h"
 #include "tags/bitmap_formula.h"
@@ -192,6 +193,7 @@ struct CompiledExpr::Impl {
   Flags flags;
   EvalOptions options;
   const PersonTable* table = nullptr;
+  internal::LiveProgram live;  // after BindLive()
 
   void CollectAggregates(const Node& n) {
     if (n.aggregate >= 0 && flags.aggregate_nodes[static_cast<size_t>(n.aggregate)] == nullptr) {
@@ -516,6 +518,15 @@ bool CompiledExpr::Matches(const PersonTable::Person& row, PersonId person, Time
                            TimeMs* next_change, const std::vector<NumericIndex*>* aggregates) const {
   PersonEval eval(*impl_->table, row, person, as_of, refs, impl_->options.utc_offset_ms, next_change, aggregates);
   return eval.Eval(impl_->root);
+}
+
+void CompiledExpr::BindLive(const std::vector<NumericIndex*>& columns) {
+  impl_->live = internal::LiveProgram(impl_->root, *impl_->table, columns);
+}
+
+bool CompiledExpr::MatchesLive(const PersonTable::Person& row, PersonId person, TimeMs as_of, RefResolver* refs,
+                               TimeMs* next_change) const {
+  return impl_->live.Matches(row, person, as_of, refs, impl_->options.utc_offset_ms, next_change);
 }
 
 bool CompiledExpr::time_dependent() const { return impl_->flags.time; }

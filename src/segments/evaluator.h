@@ -90,6 +90,16 @@ class CompiledExpr {
   bool Matches(const PersonTable::Person& row, PersonId person, TimeMs as_of, RefResolver* refs,
                TimeMs* next_change, const std::vector<NumericIndex*>* aggregates) const;
 
+  // Prepares MatchesLive(): aggregate i is read from columns[i] (live
+  // columns such as a catalog keeps; they must outlive the expression).
+  void BindLive(const std::vector<NumericIndex*>& columns);
+  // Matches(row, person, as_of, refs, next_change, &columns) with the
+  // columns of BindLive(), for checking one person against many
+  // definitions: numeric tests of aggregates and numeric traits read their
+  // columns directly.
+  bool MatchesLive(const PersonTable::Person& row, PersonId person, TimeMs as_of, RefResolver* refs,
+                   TimeMs* next_change) const;
+
   // Whether the answer can depend on the passage of time (windows, days
   // since, as_of-relative events).
   bool time_dependent() const;

@@ -77,6 +77,7 @@ struct Catalog::State {
   std::vector<uint32_t> order;
   absl::flat_hash_map<uint32_t, std::vector<uint32_t>> by_event, by_trait;
   std::vector<uint32_t> any_event, time_dependent;
+  std::vector<uint32_t> compared_traits;  // trait keys definitions compare
   std::vector<std::vector<uint32_t>> dependents;  // by id
 
   // Per person: membership of every definition (by slot) and the earliest
@@ -176,6 +177,7 @@ struct Catalog::State {
       d.columns.push_back(c);
       d.column_marks.push_back(it->second);
     }
+    d.expr->BindLive(d.columns);
     d.columns_bound = true;
   }
 
@@ -258,6 +260,13 @@ struct Catalog::State {
   // those referring to it) for person p, in dependency order.
   void Reevaluate(PersonId p, TimeMs now, store::WriteBatch* batch, RefResolver* refs) {
     TimeMs next = CompiledExpr::kNever;
+    // The person's value in each column is read (and most are written)
+    // below: one cache miss each, taken together here.
+    for (const auto& [key, column] : aggregates) column->Prefetch(p);
+    for (uint32_t key : compared_traits) {
+      if (const NumericIndex* column = table.NumericTrait(key)) column->Prefetch(p);
+    }
+    rows.Prefetch(p);
     ClearColumnMarks();
     if (known.AddChecked(p)) MarkAll(order);
     const PersonTable::Person* row = table.Get(p);  // null: not live
@@ -269,7 +278,7 @@ struct Catalog::State {
       const bool aggregates_changed = UpdateAggregates(d, p, row, now, &next);
       // Only its aggregates could have moved it, and they did not.
       if (why == kIfAggregatesChange && !aggregates_changed) continue;
-      bool in = row && d.expr->Matches(*row, p, now, refs, &next, &d.columns);
+      bool in = row && d.expr->MatchesLive(*row, p, now, refs, &next);
       if (SetMember(d, p, in, now, batch)) {
         for (uint32_t dep : dependents[id]) dirty[dep] = kEvaluate;
       }
@@ -324,6 +333,8 @@ struct Catalog::State {
       std::sort(v.begin(), v.end());
       v.erase(std::unique(v.begin(), v.end()), v.end());
     }
+    compared_traits.clear();
+    for (const auto& [key, ids] : by_trait) compared_traits.push_back(key);
   }
 
   // Stores the new or replacing definition d (`old`: the one it replaces,

@@ -25,6 +25,13 @@ const uint64_t* PersonRows::FindRow(PersonId p) const {
   return blocks_[b].get() + (p & (kBlockPersons - 1)) * stride_;
 }
 
+void PersonRows::Prefetch(PersonId p) const {
+  const uint64_t* row = FindRow(p);
+  if (row == nullptr) return;
+  __builtin_prefetch(row);
+  __builtin_prefetch(row + stride_ - 1);
+}
+
 bool PersonRows::Member(PersonId p, uint32_t slot) const {
   const uint64_t* row = FindRow(p);
   if (row == nullptr || slot >= slots()) return false;

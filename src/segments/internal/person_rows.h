@@ -39,6 +39,9 @@ class PersonRows {
   TimeMs Wake(PersonId p) const;
   void SetWake(PersonId p, TimeMs at);
 
+  // Starts loading p's row into the cache.
+  void Prefetch(PersonId p) const;
+
   // Makes room for slots [0, n); existing bits are kept.
   void ReserveSlots(uint32_t n);
   uint32_t slots() const { return static_cast<uint32_t>(stride_ - 1) * 64; }
