@@ -148,5 +148,40 @@ TEST_F(LiveProgramTest, BooleanStructureAndGeneralNodesAgree) {
   EXPECT_EQ(Check(R"(trait.age != 30 OR (trait.score >= 0 AND NOT (trait.score > 7)))"), 3);
 }
 
+TEST_F(LiveProgramTest, StringEqualityAgrees) {
+  EXPECT_EQ(Check(R"(trait.city = "佛山")"), 2);
+  EXPECT_EQ(Check(R"(trait.city IN ("广州", "深圳"))"), 1);
+  EXPECT_EQ(Check(R"(trait.city NOT IN ("广州"))"), 2);
+  EXPECT_EQ(Check(R"(trait.city != "佛山")"), 1);
+  EXPECT_EQ(Check(R"(trait.city < "广")"), 2);  // order: by PersonEval
+  EXPECT_EQ(Check(R"(trait.age = "35")"), 1);   // a string where others hold numbers
+  EXPECT_EQ(Check(R"(trait.age IN ("35", 30))"), 2);
+}
+
+TEST_F(LiveProgramTest, StringsFirstHeldAfterTheProgramWasBuilt) {
+  absl::StatusOr<Expr> parsed = Parse(R"(trait.city IN ("汕头", "佛山") OR trait.zone = "东区")");
+  ASSERT_TRUE(parsed.ok());
+  auto no_refs = [](Expr::Kind, std::string_view) -> absl::StatusOr<uint32_t> {
+    return absl::NotFoundError("no references here");
+  };
+  absl::StatusOr<CompiledExpr> expr = Compile(*parsed, table_, no_refs);
+  ASSERT_TRUE(expr.ok()) << expr.status();
+  expr->BindLive({});
+  std::map<std::string, profiles::TraitValue, std::less<>> t;
+  t["city"].json = "\"汕头\"";
+  table_.SetTraits(4, t);  // "汕头" interned after BindLive
+  t.clear();
+  t["zone"].json = "\"东区\"";
+  table_.SetTraits(2, t);  // a trait with no column when BindLive ran
+  for (PersonId p = 0; p < 6; ++p) {
+    SCOPED_TRACE("person " + std::to_string(p));
+    EXPECT_EQ(expr->MatchesLive(*table_.Get(p), p, kNow, nullptr, nullptr),
+              expr->Matches(*table_.Get(p), p, kNow, nullptr, nullptr, nullptr));
+  }
+  EXPECT_TRUE(expr->MatchesLive(*table_.Get(4), 4, kNow, nullptr, nullptr));
+  EXPECT_TRUE(expr->MatchesLive(*table_.Get(2), 2, kNow, nullptr, nullptr));
+  EXPECT_FALSE(expr->MatchesLive(*table_.Get(1), 1, kNow, nullptr, nullptr));
+}
+
 }  // namespace
 }  // namespace facet::segments

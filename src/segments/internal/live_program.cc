@@ -25,7 +25,7 @@ void LiveProgram::Flatten(const Node& n) {
       for (const Node& c : n.children) Flatten(c);
       break;
     default:
-      if (!NumericStep(n, &s)) {
+      if (!NumericStep(n, &s) && !StringStep(n, &s)) {
         s = Step{};
         s.op = Op::kGeneral;
         s.node = &n;
@@ -90,6 +90,40 @@ bool LiveProgram::NumericStep(const Node& n, Step* s) {
   return true;
 }
 
+bool LiveProgram::StringStep(const Node& n, Step* s) {
+  if (n.operand != Operand::Kind::kTrait || n.values.empty()) return false;
+  if (!(n.kind == Expr::Kind::kCompare && n.op == CompareOp::kEq) && !(n.kind == Expr::Kind::kIn && !n.negated)) {
+    return false;
+  }
+  for (const Literal& l : n.values) {
+    if (!std::holds_alternative<std::string>(l)) return false;
+  }
+  *s = Step{};
+  s->op = Op::kStringIn;
+  s->key = n.key;
+  s->strings = table_->StringTrait(n.key);
+  s->node = &n;
+  s->list_begin = static_cast<uint32_t>(ids_.size());
+  s->list_size = static_cast<uint32_t>(n.values.size());
+  for (const Literal& l : n.values) ids_.push_back(table_->strings().Find(std::get<std::string>(l)));
+  return true;
+}
+
+bool LiveProgram::TestString(const Step& s, PersonId id) const {
+  const StringIndex* column = s.strings ? s.strings : table_->StringTrait(s.key);
+  const uint32_t v = column ? column->Get(id) : StringIndex::kNone;
+  if (v == StringIndex::kNone) return false;  // no string there
+  for (uint32_t k = 0; k < s.list_size; ++k) {
+    const uint32_t want = ids_[s.list_begin + k];
+    if (want == v) return true;
+    // Interned after the program was built: compare the text.
+    if (want == StringPool::kNone && table_->strings().Get(v) == std::get<std::string>(s.node->values[k])) {
+      return true;
+    }
+  }
+  return false;
+}
+
 bool LiveProgram::Matches(const Person& row, PersonId id, TimeMs as_of, RefResolver* refs, TimeMs utc_offset,
                           TimeMs* next) const {
   if (steps_.empty()) return false;
@@ -110,6 +144,7 @@ bool LiveProgram::Eval(uint32_t i, const Context& c) const {
       }
       return false;
     case Op::kNot: return !Eval(i + 1, c);
+    case Op::kStringIn: return TestString(s, c.id);
     case Op::kGeneral: {
       PersonEval eval(*table_, c.row, c.id, c.as_of, c.refs, c.utc_offset, c.next, &columns_);
       return eval.Eval(*s.node);

@@ -3,8 +3,9 @@
 // aggregates have just been computed into live columns.
 //
 // Numeric comparisons of a live aggregate or a numeric trait read the
-// column's number directly (no Value, no trait search); AND/OR/NOT walk a
-// contiguous array. Everything else (strings, references, location,
+// column's number directly, and a string trait's equality and IN its
+// column's interned id (no Value, no trait search); AND/OR/NOT walk a
+// contiguous array. Everything else (string order, references, location,
 // sequences, first/last touch) is evaluated by PersonEval, so the answers are
 // Matches()'s. Private to evaluator.cc.
 #pragma once
@@ -15,6 +16,7 @@
 #include "segments/evaluator.h"
 #include "segments/internal/compiled_node.h"
 #include "segments/numeric_index.h"
+#include "segments/string_index.h"
 
 namespace facet::segments::internal {
 
@@ -37,6 +39,7 @@ class LiveProgram {
   enum class Op : uint8_t {
     kAnd, kOr, kNot,
     kLt, kLe, kGt, kGe, kEq, kNe, kBetween, kNotBetween, kIn, kNotIn, kIsNull, kIsNotNull,
+    kStringIn,  // a string trait equal to one of the literals
     kGeneral,
   };
   struct Step {
@@ -49,7 +52,11 @@ class LiveProgram {
     uint32_t key = 0;
     double a = 0, b = 0;
     uint32_t list_begin = 0, list_size = 0;
-    const Node* node = nullptr;  // kGeneral
+    // kStringIn: the column (null until a person has a string there, then
+    // looked up by `key`) and the literals (in node->values) as interned
+    // ids in ids_, kNone for one not interned when the program was built.
+    const StringIndex* strings = nullptr;
+    const Node* node = nullptr;  // kGeneral, kStringIn
   };
   struct Context {
     const Person& row;
@@ -63,6 +70,9 @@ class LiveProgram {
   void Flatten(const Node& n);
   // The step testing n's number, or false when n is not such a test.
   bool NumericStep(const Node& n, Step* s);
+  // The step testing n's string for equality, or false.
+  bool StringStep(const Node& n, Step* s);
+  bool TestString(const Step& s, PersonId id) const;
   bool Eval(uint32_t i, const Context& c) const;
   bool Test(const Step& s, double v) const;
 
@@ -70,6 +80,7 @@ class LiveProgram {
   std::vector<NumericIndex*> columns_;
   std::vector<Step> steps_;
   std::vector<double> lists_;
+  std::vector<uint32_t> ids_;
 };
 
 }  // namespace facet::segments::internal
