@@ -270,6 +270,7 @@ struct Catalog::State {
     ClearColumnMarks();
     if (known.AddChecked(p)) MarkAll(order);
     const PersonTable::Person* row = table.Get(p);  // null: not live
+    if (row) PrefetchEvents(*row);
     for (uint32_t id : order) {
       const uint8_t why = dirty[id];
       if (!why) continue;
@@ -284,6 +285,19 @@ struct Catalog::State {
       }
     }
     Schedule(p, next);
+  }
+
+  // The aggregates below search and scan the person's events and read
+  // their properties: start loading (the first few KB of) both at once.
+  static void PrefetchEvents(const PersonTable::Person& row) {
+    constexpr size_t kMaxLines = 64;
+    auto lines = [](const auto& v) {
+      const char* begin = reinterpret_cast<const char*>(v.data());
+      const char* end = begin + std::min(v.size() * sizeof(v[0]), kMaxLines * 64);
+      for (const char* at = begin; at < end; at += 64) __builtin_prefetch(at);
+    };
+    lines(row.events);
+    lines(row.cells);
   }
 
   void MarkAll(const std::vector<uint32_t>& ids) {
