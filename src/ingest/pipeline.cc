@@ -1,5 +1,6 @@
 #include "ingest/pipeline.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 
@@ -298,8 +299,16 @@ void Pipeline::CommitterLoop() {
     g->batch = std::move(spare);
     {
       std::unique_lock lock(queue_mu_);
-      // While a checkpoint round runs, wake soon to write its next slice.
-      const TimeMs wait_ms = checkpoint_running_ ? 5 : options_.checkpoint_interval_ms;
+      // While a checkpoint round runs, wake soon to write its next slice;
+      // idle, wake when time alone next changes a membership (a window
+      // closing), or for the next checkpoint.
+      TimeMs wait_ms = checkpoint_running_ ? 5 : options_.checkpoint_interval_ms;
+      if (audiences_) {
+        const TimeMs next = audiences_->catalog().next_timer();
+        if (next != segments::CompiledExpr::kNever) {
+          wait_ms = std::clamp<TimeMs>(next - clock_.NowMs(), 1, wait_ms);
+        }
+      }
       queue_cv_.wait_for(lock, std::chrono::milliseconds(wait_ms),
                          [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty() && stopping_) break;

@@ -1,6 +1,8 @@
 // The pipeline keeps tags and segments in step with what it commits:
 // events, merges, undos and restarts.
+#include <chrono>
 #include <future>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -218,6 +220,34 @@ TEST(PipelineAudienceTest, EventFieldsReadAtSubmitMatchTheRebuildFromTheLog) {
   EXPECT_EQ(TableDump(w), live);
   EXPECT_EQ(w.Members("lens"), std::vector<PersonId>{user});
   EXPECT_EQ(w.Members("app"), std::vector<PersonId>{user});
+  w.pipeline.Stop();
+}
+
+TEST(PipelineAudienceTest, AnIdleCommitterWakesWhenAWindowCloses) {
+  store::MemKvStore kv;
+  SystemClock clock;
+  World w(kv, clock);
+  ASSERT_TRUE(w.pipeline.Start().ok());
+  w.Mutate([&](store::WriteBatch* b) {
+    segments::SegmentDef recent;
+    recent.name = "recent";
+    recent.expression = R"(count("Order Completed", 1h) >= 1)";
+    return w.audiences.catalog().PutSegment(recent, clock.NowMs(), b);
+  });
+  // An order that leaves the one-hour window a second from now; nothing
+  // else arrives, and the next checkpoint is far off.
+  const TimeMs now = clock.NowMs();
+  ParsedEvent order = testing::TrackEvent("o1", "u-1", "", "Order Completed", now - 3600000 + 1000, now);
+  w.Submit({std::move(order)});
+  const PersonId user = w.Find("user_id", "u-1");
+  EXPECT_EQ(w.Members("recent"), std::vector<PersonId>{user});
+  const auto start = std::chrono::steady_clock::now();
+  while (!w.Members("recent").empty() && std::chrono::steady_clock::now() - start < std::chrono::seconds(10)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_TRUE(w.Members("recent").empty());
+  EXPECT_LT(waited, std::chrono::seconds(4)) << "the committer slept past the window's end";
   w.pipeline.Stop();
 }
 
