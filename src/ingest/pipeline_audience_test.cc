@@ -57,6 +57,14 @@ struct World {
     absl::Status s = done.get_future().get();
     ASSERT_TRUE(s.ok()) << s;
   }
+  void DefineSegment(std::string name, std::string expression, TimeMs at) {
+    Mutate([&](store::WriteBatch* b) {
+      segments::SegmentDef def;
+      def.name = std::move(name);
+      def.expression = std::move(expression);
+      return audiences.catalog().PutSegment(def, at, b);
+    });
+  }
   PersonId Find(std::string ns, std::string value) {
     return testing::FindPerson(pipeline, graph, std::move(ns), std::move(value));
   }
@@ -78,16 +86,8 @@ TEST(PipelineAudienceTest, MembershipFollowsEventsMergesUndosTimeAndRestarts) {
   {
     World w(kv, clock);
     ASSERT_TRUE(w.pipeline.Start().ok());
-    w.Mutate([&](store::WriteBatch* b) {
-      segments::SegmentDef buyers;
-      buyers.name = "buyers";
-      buyers.expression = R"(count("Order Completed", 30d) >= 2)";
-      RETURN_IF_ERROR(w.audiences.catalog().PutSegment(buyers, clock.NowMs(), b));
-      segments::SegmentDef vip_buyers;
-      vip_buyers.name = "vip_buyers";
-      vip_buyers.expression = R"(segment("buyers") AND trait.level = "gold")";
-      return w.audiences.catalog().PutSegment(vip_buyers, clock.NowMs(), b);
-    });
+    w.DefineSegment("buyers", R"(count("Order Completed", 30d) >= 2)", clock.NowMs());
+    w.DefineSegment("vip_buyers", R"(segment("buyers") AND trait.level = "gold")", clock.NowMs());
     w.Submit({Event("a1", "", "anon-1", "Order Completed", kNow - 10 * kDay),
               Event("u1", "u-1", "", "Order Completed", kNow - 2 * kDay)});
     PersonId anon = w.Find("anonymous_id", "anon-1");
@@ -180,16 +180,10 @@ TEST(PipelineAudienceTest, EventFieldsReadAtSubmitMatchTheRebuildFromTheLog) {
   {
     World w(kv, clock);
     ASSERT_TRUE(w.pipeline.Start().ok());
-    w.Mutate([&](store::WriteBatch* b) {
-      segments::SegmentDef lens;
-      lens.name = "lens";
-      lens.expression = R"(count("Order Completed" WHERE properties.category = "lens" AND properties.meta.size = 3) >= 1)";
-      RETURN_IF_ERROR(w.audiences.catalog().PutSegment(lens, clock.NowMs(), b));
-      segments::SegmentDef app;
-      app.name = "app";
-      app.expression = R"(first_touch.channel = "app")";
-      return w.audiences.catalog().PutSegment(app, clock.NowMs(), b);
-    });
+    w.DefineSegment("lens",
+                    R"(count("Order Completed" WHERE properties.category = "lens" AND properties.meta.size = 3) >= 1)",
+                    clock.NowMs());
+    w.DefineSegment("app", R"(first_touch.channel = "app")", clock.NowMs());
     ParsedEvent order = Event("o1", "u-1", "", "Order Completed", kNow - kDay,
                               R"({"category":"lens","meta":{"size":3,"tags":["a",1,true,null,{"x":1}]},)"
                               R"("gone":null,"ok":true,"price":189.5,"big":18446744073709551615,)"
@@ -228,12 +222,7 @@ TEST(PipelineAudienceTest, AnIdleCommitterWakesWhenAWindowCloses) {
   SystemClock clock;
   World w(kv, clock);
   ASSERT_TRUE(w.pipeline.Start().ok());
-  w.Mutate([&](store::WriteBatch* b) {
-    segments::SegmentDef recent;
-    recent.name = "recent";
-    recent.expression = R"(count("Order Completed", 1h) >= 1)";
-    return w.audiences.catalog().PutSegment(recent, clock.NowMs(), b);
-  });
+  w.DefineSegment("recent", R"(count("Order Completed", 1h) >= 1)", clock.NowMs());
   // An order that leaves the one-hour window a second from now; nothing
   // else arrives, and the next checkpoint is far off.
   const TimeMs now = clock.NowMs();

@@ -77,7 +77,9 @@ struct Catalog::State {
   std::vector<uint32_t> order;
   absl::flat_hash_map<uint32_t, std::vector<uint32_t>> by_event, by_trait;
   std::vector<uint32_t> any_event, time_dependent;
-  std::vector<uint32_t> compared_traits;  // trait keys definitions compare
+  // Numeric trait columns definitions compare (those that existed at the
+  // last Reindex; the table never drops a column).
+  std::vector<const NumericIndex*> compared_trait_columns;
   std::vector<std::vector<uint32_t>> dependents;  // by id
 
   // Per person: membership of every definition (by slot) and the earliest
@@ -263,9 +265,7 @@ struct Catalog::State {
     // The person's value in each column is read (and most are written)
     // below: one cache miss each, taken together here.
     for (const auto& [key, column] : aggregates) column->Prefetch(p);
-    for (uint32_t key : compared_traits) {
-      if (const NumericIndex* column = table.NumericTrait(key)) column->Prefetch(p);
-    }
+    for (const NumericIndex* column : compared_trait_columns) column->Prefetch(p);
     rows.Prefetch(p);
     ClearColumnMarks();
     if (known.AddChecked(p)) MarkAll(order);
@@ -347,8 +347,10 @@ struct Catalog::State {
       std::sort(v.begin(), v.end());
       v.erase(std::unique(v.begin(), v.end()), v.end());
     }
-    compared_traits.clear();
-    for (const auto& [key, ids] : by_trait) compared_traits.push_back(key);
+    compared_trait_columns.clear();
+    for (const auto& [key, ids] : by_trait) {
+      if (const NumericIndex* column = table.NumericTrait(key)) compared_trait_columns.push_back(column);
+    }
   }
 
   // Stores the new or replacing definition d (`old`: the one it replaces,
