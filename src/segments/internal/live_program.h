@@ -27,9 +27,6 @@ class LiveProgram {
   // nodes and the columns must outlive the program.
   LiveProgram(const Node& root, const PersonTable& table, const std::vector<NumericIndex*>& columns);
 
-  bool empty() const { return steps_.empty(); }
-  const std::vector<NumericIndex*>& columns() const { return columns_; }
-
   // What PersonEval(table, row, id, as_of, refs, utc_offset, next,
   // &columns).Eval(root) answers.
   bool Matches(const Person& row, PersonId id, TimeMs as_of, RefResolver* refs, TimeMs utc_offset,
