@@ -2,6 +2,8 @@
 
 #include <pthread.h>
 
+#include <string>
+#include <string_view>
 #include <thread>
 
 #include "gtest/gtest.h"
@@ -9,30 +11,23 @@
 namespace facet {
 namespace {
 
-std::string NameOf(pthread_t t) {
-  char buf[32] = {};
-  pthread_getname_np(t, buf, sizeof buf);
-  return buf;
-}
-
-TEST(ThreadNameTest, NamesTheCallingThread) {
+// The name a new thread has after naming itself `name`.
+std::string NameAfterNaming(std::string_view name) {
   std::string seen;
   std::thread t([&] {
-    NameThisThread("facet-test");
-    seen = NameOf(pthread_self());
+    NameThisThread(name);
+    char buf[32] = {};
+    pthread_getname_np(pthread_self(), buf, sizeof buf);
+    seen = buf;
   });
   t.join();
-  EXPECT_EQ(seen, "facet-test");
+  return seen;
 }
+
+TEST(ThreadNameTest, NamesTheCallingThread) { EXPECT_EQ(NameAfterNaming("facet-test"), "facet-test"); }
 
 TEST(ThreadNameTest, CutsLongNamesToFifteenCharacters) {
-  std::string seen;
-  std::thread t([&] {
-    NameThisThread("facet-a-very-long-thread-name");
-    seen = NameOf(pthread_self());
-  });
-  t.join();
-  EXPECT_EQ(seen, "facet-a-very-lo");
+  EXPECT_EQ(NameAfterNaming("facet-a-very-long-thread-name"), "facet-a-very-lo");
 }
 
 }  // namespace
