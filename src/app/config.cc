@@ -98,7 +98,7 @@ absl::Status LoadConfigFile(const std::string& path, Config* c) {
                                       std::to_string(e.mark.column + 1) + ": " + e.msg);
   }
   if (root.IsNull()) return absl::OkStatus();
-  RETURN_IF_ERROR(CheckKeys(path, "", root, {"data_dir", "server", "keys", "ingest", "identity", "storage"}));
+  RETURN_IF_ERROR(CheckKeys(path, "", root, {"data_dir", "server", "keys", "ingest", "identity", "storage", "memory"}));
   RETURN_IF_ERROR(Read(path, "data_dir", root["data_dir"], &c->data_dir));
   if (auto s = root["server"]) {
     RETURN_IF_ERROR(CheckKeys(path, "server", s, {"port", "bind", "threads"}));
@@ -167,6 +167,10 @@ absl::Status LoadConfigFile(const std::string& path, Config* c) {
   if (auto st = root["storage"]) {
     RETURN_IF_ERROR(CheckKeys(path, "storage", st, {"block_cache_mb"}));
     RETURN_IF_ERROR(Read(path, "storage.block_cache_mb", st["block_cache_mb"], &c->block_cache_mb));
+  }
+  if (auto m = root["memory"]) {
+    RETURN_IF_ERROR(CheckKeys(path, "memory", m, {"heap_reserve_mb"}));
+    RETURN_IF_ERROR(Read(path, "memory.heap_reserve_mb", m["heap_reserve_mb"], &c->heap_reserve_mb));
   }
   return absl::OkStatus();
 }

@@ -28,6 +28,8 @@ struct Config {
   // the data directory: identifiers are indexed by it.
   std::string hmac_key_file;
   size_t block_cache_mb = 256;
+  // Free heap kept faulted in ahead of need (app/heap_reserve.h); 0 = off.
+  size_t heap_reserve_mb = 256;
 };
 
 // Reads `path` into `config`, overriding only the keys present. Errors name

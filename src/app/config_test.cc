@@ -25,6 +25,8 @@ identity:
   limits: {device_id: 3, email: 0}
   sources:
     - {ns: wechat_openid, path: traits.wechat_openid}
+storage: {block_cache_mb: 64}
+memory: {heap_reserve_mb: 0}
 )");
   Config c;
   ASSERT_TRUE(LoadConfigFile(path, &c).ok());
@@ -41,6 +43,8 @@ identity:
   EXPECT_EQ(c.server.parse.identity.max_per_namespace.count("email"), 0u);
   ASSERT_EQ(c.server.parse.identifier_sources.size(), 1u);
   EXPECT_EQ(c.server.parse.identifier_sources[0].path, "traits.wechat_openid");
+  EXPECT_EQ(c.block_cache_mb, 64u);
+  EXPECT_EQ(c.heap_reserve_mb, 0u);
   std::filesystem::remove(path);
 }
 

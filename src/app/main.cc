@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   std::string data_dir;
   int port = -1;
   int threads = -1;
+  int heap_reserve_mb = -1;
   std::string bind;
   std::vector<std::string> write_keys, admin_keys, pii_keys;
   serve->add_option("--config", config_file, "YAML config file (see docs/configuration.md)")->check(CLI::ExistingFile);
@@ -39,6 +40,9 @@ int main(int argc, char** argv) {
   serve->add_option("--bind", bind, "Address to listen on (default 0.0.0.0)");
   serve->add_option("--data-dir", data_dir, "Data directory (default ./facet-data)");
   serve->add_option("--threads", threads, "HTTP threads (default: all cores)")->check(CLI::Range(0, 256));
+  serve->add_option("--heap-reserve-mb", heap_reserve_mb,
+                    "Free heap kept faulted in ahead of need (default 256; 0 = off)")
+      ->check(CLI::Range(0, 1 << 20));
   serve->add_option("--write-key", write_keys, "Write key (public; may only send events). Repeatable");
   serve->add_option("--admin-key", admin_keys, "Admin key (secret; every other endpoint). Repeatable");
   serve->add_option("--pii-key", pii_keys, "Admin key that may export raw PII (email, phone). Repeatable");
@@ -92,6 +96,7 @@ int main(int argc, char** argv) {
     if (!data_dir.empty()) config.data_dir = data_dir;
     if (port >= 0) config.server.port = static_cast<uint16_t>(port);
     if (threads >= 0) config.server.threads = threads;
+    if (heap_reserve_mb >= 0) config.heap_reserve_mb = static_cast<size_t>(heap_reserve_mb);
     if (!bind.empty()) config.server.bind_address = bind;
     for (auto& k : write_keys) config.server.write_keys.push_back(k);
     for (auto& k : admin_keys) config.server.admin_keys.push_back(k);

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "api/server.h"
+#include "app/heap_reserve.h"
 #include "base/clock.h"
 #include "base/status.h"
 #include "identity/identity_graph.h"
@@ -38,6 +39,9 @@ absl::Status Serve(Config config) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   const auto started = std::chrono::steady_clock::now();
+  // Started first: recovery, too, grows the heap.
+  HeapReserve heap_reserve({.bytes = config.heap_reserve_mb << 20});
+  heap_reserve.Start();
   store::RocksOptions rocks;
   rocks.block_cache_bytes = config.block_cache_mb << 20;
   ASSIGN_OR_RETURN(std::unique_ptr<store::RocksKvStore> kv,
