@@ -1,6 +1,7 @@
 #include "api/server.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -21,6 +22,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "api/internal/response_head.h"
 #include "api/json_render.h"
 #include "api/metrics.h"
 #include "api/router.h"
@@ -307,15 +309,21 @@ class Session : public std::enable_shared_from_this<Session> {
     m->keep_alive(!close_after_write_);
   }
 
-  // Sends `r` (without a body source) with Content-Length.
+  // Sends `r` (without a body source) with Content-Length: the head as
+  // bytes written here, then the body, in one gathering write.
   void WriteWhole(Response r) {
-    response_.emplace(static_cast<http::status>(r.status), version_);
-    SetHeader(r, &*response_);
-    response_->body() = std::move(r.body);
-    response_->prepare_payload();
+    head_.clear();
+    body_ = std::move(r.body);
+    if (internal::StatusHasNoBody(r.status)) body_.clear();
+    internal::AppendResponseHead({.status = r.status,
+                                  .version = version_,
+                                  .keep_alive = !close_after_write_,
+                                  .content_type = r.content_type,
+                                  .headers = r.headers},
+                                 body_.size(), &head_);
+    const std::array<net::const_buffer, 2> buffers{net::buffer(head_), net::buffer(body_)};
     stream_.expires_after(kIdleTimeout);
-    http::async_write(stream_, *response_,
-                      beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
+    net::async_write(stream_, buffers, beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
   }
 
   // The next piece of the streamed body, appended to *out; an exception is an
@@ -420,7 +428,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Releases what the last response held.
   void ResetResponse() {
-    response_.reset();
+    // head_ keeps its capacity for the next response; a large body goes.
+    if (body_.capacity() > kMaxReadBuffer) std::string().swap(body_);
     serializer_.reset();
     stream_header_.reset();
     source_.reset();
@@ -482,7 +491,9 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<http::response<http::empty_body>> continue_;
-  std::optional<http::response<http::string_body>> response_;
+  // A whole response: its head and body, kept until written.
+  std::string head_;
+  std::string body_;
   // A response with a body source: its header and serializer (HTTP/1.1) or
   // the response collecting its body (HTTP/1.0), the source, and the piece
   // being sent.
