@@ -69,7 +69,7 @@ struct Flags {
   std::string url = "http://127.0.0.1:8080";
   std::string write_key;  // default: "bench" with --spawn, else "demo-write-key" (make run's)
   std::string mode = "both";
-  int connections = 0;    // 0: 8 batched, 64 single
+  int connections = 0;    // 0: 8 batched, 128 single
   int64_t events = 0;     // 0: 1,000,000 batched, 200,000 single
   int batch_size = 100;
   double duration_seconds = 0;  // 0: no cap
@@ -81,7 +81,7 @@ constexpr char kUsage[] = R"(usage: ingest_bench [flags]
   --url=URL               server (default http://127.0.0.1:8080)
   --write-key=KEY         write key (default: "bench" with --spawn, else "demo-write-key")
   --mode=batched|single|both   (default both)
-  --connections=N         keep-alive connections (default 8 batched, 64 single)
+  --connections=N         keep-alive connections (default 8 batched, 128 single)
   --events=N              events per mode (default 1000000 batched, 200000 single)
   --batch-size=N          events per batched request (default 100)
   --duration-seconds=S    stop sending after S seconds (default: no cap)
@@ -500,7 +500,7 @@ absl::StatusOr<Result> RunMode(const Flags& flags, const std::string& url, Mode 
   load.auth = client::BasicAuth(flags.write_key, "");
   load.timestamp = FormatIso8601(SystemClock().NowMs());
   load.run_id = std::to_string(SystemClock().NowMs()) + (mode == Mode::kSingle ? "s" : "b");
-  const int connections = flags.connections > 0 ? flags.connections : mode == Mode::kSingle ? 64 : 8;
+  const int connections = flags.connections > 0 ? flags.connections : mode == Mode::kSingle ? 128 : 8;
 
   // "http://host:port" -> endpoint.
   std::string_view hp = url;
