@@ -5,6 +5,7 @@
 //   auto e = Normalize("email", " Li.Lei@Example.COM", opts); // "li.lei@example.com"
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -87,5 +88,8 @@ class Pseudonymizer {
   std::string key_;
   std::unique_ptr<Mac> mac_;
 };
+
+// An identifier's pseudonym: Pseudonymizer::DigestInto(ns, value, ...).
+using IdentifierDigest = std::array<uint8_t, Pseudonymizer::kDigestSize>;
 
 }  // namespace facet::identity

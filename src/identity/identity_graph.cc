@@ -19,7 +19,7 @@
 namespace facet::identity {
 namespace {
 
-using Digest = std::array<uint8_t, Pseudonymizer::kDigestSize>;
+using Digest = IdentifierDigest;
 
 // HMAC output is uniformly distributed, so its first 8 bytes are a good hash.
 struct DigestHash {
@@ -487,8 +487,21 @@ absl::Status IdentityGraph::Load() {
 absl::StatusOr<ResolveResult> IdentityGraph::Resolve(std::span<const Identifier> ids, TimeMs at,
                                                      std::string_view reason,
                                                      store::WriteBatch* batch) {
+  absl::InlinedVector<Digest, 8> digests(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) state_->pseudonymizer.DigestInto(ids[i].ns, ids[i].value, digests[i]);
+  return Resolve(ids, digests, at, reason, batch);
+}
+
+absl::StatusOr<ResolveResult> IdentityGraph::Resolve(std::span<const Identifier> ids,
+                                                     std::span<const IdentifierDigest> digests, TimeMs at,
+                                                     std::string_view reason,
+                                                     store::WriteBatch* batch) {
   if (ids.empty()) return absl::InvalidArgumentError("Resolve needs at least one identifier");
   if (batch == nullptr) return absl::InvalidArgumentError("Resolve needs a write batch");
+  if (digests.size() != ids.size()) {
+    return absl::InvalidArgumentError("Resolve needs one digest per identifier: " + std::to_string(ids.size()) +
+                                      " identifiers, " + std::to_string(digests.size()) + " digests");
+  }
   State& s = *state_;
 
   struct Item {
@@ -497,14 +510,15 @@ absl::StatusOr<ResolveResult> IdentityGraph::Resolve(std::span<const Identifier>
     PersonId atom;  // holder, or kNoPerson if unknown
   };
   absl::InlinedVector<Item, 8> items;
-  auto add = [&](const Identifier& id) -> absl::Status {
+  auto add = [&](size_t i) -> absl::Status {
+    const Identifier& id = ids[i];
     if (id.ns.empty() || id.ns.find('\0') != std::string::npos) {
       return absl::InvalidArgumentError("identifier namespace '" + id.ns + "' is invalid");
     }
     if (id.value.empty()) {
       return absl::InvalidArgumentError("identifier '" + id.ns + "' has an empty value");
     }
-    Item item{&id, s.DigestOf(id.ns, id.value), kNoPerson};
+    Item item{&id, digests[i], kNoPerson};
     for (const Item& other : items) {
       if (other.digest == item.digest) return absl::OkStatus();  // repeated in this call
     }
@@ -514,11 +528,11 @@ absl::StatusOr<ResolveResult> IdentityGraph::Resolve(std::span<const Identifier>
     return absl::OkStatus();
   };
   // Most trusted first: user_id, then the others in the order given.
-  for (const Identifier& id : ids) {
-    if (id.ns == kUserId) RETURN_IF_ERROR(add(id));
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i].ns == kUserId) RETURN_IF_ERROR(add(i));
   }
-  for (const Identifier& id : ids) {
-    if (id.ns != kUserId) RETURN_IF_ERROR(add(id));
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i].ns != kUserId) RETURN_IF_ERROR(add(i));
   }
 
   PersonId target = kNoPerson;

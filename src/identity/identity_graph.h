@@ -101,6 +101,13 @@ class IdentityGraph {
   // changes then.
   absl::StatusOr<ResolveResult> Resolve(std::span<const Identifier> ids, TimeMs at,
                                         std::string_view reason, store::WriteBatch* batch);
+  // The same, with `digests[i]` the pseudonym of `ids[i]` computed
+  // beforehand by a copy of pseudonymizer() (e.g. on the thread that parsed
+  // the event, so that the graph's single writer does not hash).
+  // InvalidArgument when the two spans differ in length.
+  absl::StatusOr<ResolveResult> Resolve(std::span<const Identifier> ids,
+                                        std::span<const IdentifierDigest> digests, TimeMs at,
+                                        std::string_view reason, store::WriteBatch* batch);
 
   // The root person holding `id` (normalised), or NotFound.
   absl::StatusOr<PersonId> Find(const Identifier& id) const;

@@ -111,6 +111,37 @@ TEST_F(IdentityGraphTest, KnownPersonResolvesWithoutWrites) {
   EXPECT_TRUE(batch.empty());
 }
 
+TEST_F(IdentityGraphTest, PrecomputedDigestsResolveLikeTheGraphsOwn) {
+  ResolveResult first = Resolve({Anon("a1"), Device("d1")});
+  // A copy of the pseudonymizer, as the ingest threads hold.
+  const Pseudonymizer copy = graph_.pseudonymizer();
+  std::vector<Identifier> ids = {Uid("u1"), Device("d1"), Email("e@x.com")};
+  std::vector<IdentifierDigest> digests(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) copy.DigestInto(ids[i].ns, ids[i].value, digests[i]);
+  store::WriteBatch batch;
+  absl::StatusOr<ResolveResult> r = graph_.Resolve(ids, digests, 2000, "identify", &batch);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_TRUE(kv_.Write(batch, true).ok());
+  EXPECT_EQ(r->person, first.person);
+  EXPECT_EQ(FindOrDie(Uid("u1")), first.person);
+  EXPECT_EQ(FindOrDie(Email("e@x.com")), first.person);
+
+  // The index holds the same pseudonyms the graph computes itself.
+  ResolveResult again = Resolve({Email("e@x.com")});
+  EXPECT_EQ(again.person, first.person);
+  EXPECT_FALSE(again.created);
+}
+
+TEST_F(IdentityGraphTest, DigestsMustMatchTheIdentifiers) {
+  std::vector<Identifier> ids = {Anon("a1"), Device("d1")};
+  std::vector<IdentifierDigest> digests(1);
+  store::WriteBatch batch;
+  absl::StatusOr<ResolveResult> r = graph_.Resolve(ids, digests, 1000, "track", &batch);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(batch.empty());
+  EXPECT_EQ(graph_.person_count(), 0u);
+}
+
 TEST_F(IdentityGraphTest, AnonymousVisitorIsIdentifiedInPlace) {
   ResolveResult anon = Resolve({Anon("a1")});
   ResolveResult identified = Resolve({Anon("a1"), Uid("u1")});

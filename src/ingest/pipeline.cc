@@ -64,6 +64,9 @@ struct Pipeline::Work {
   // With an audience engine: what it keeps of each event, by index into
   // parse.events, read by Submit() on the caller's thread.
   std::vector<segments::EventFields> fields;
+  // The pseudonyms of every event's identifiers, event after event, computed
+  // by Submit() (empty when the pipeline was not started).
+  std::vector<identity::IdentifierDigest> digests;
   Done done;
   Mutation mutation;  // set for Execute()
   std::function<void(absl::Status)> mutation_done;
@@ -133,6 +136,7 @@ absl::Status Pipeline::Recover() {
 
 absl::Status Pipeline::Start() {
   RETURN_IF_ERROR(Recover());
+  pseudonymizer_.emplace(graph_.pseudonymizer());
   committer_ = std::thread([this] { CommitterLoop(); });
   return absl::OkStatus();
 }
@@ -160,9 +164,18 @@ void Pipeline::Stop() {
 
 void Pipeline::Submit(RequestParse parse, Done done) {
   auto w = std::make_unique<Work>();
+  if (pseudonymizer_) {
+    // Hashing and parsing here, on the caller's (HTTP) thread, keeps the
+    // work off the committer, the one thread all ingest shares.
+    size_t ids = 0;
+    for (const ParsedEvent& pe : parse.events) ids += pe.identifiers.size();
+    w->digests.resize(ids);
+    size_t at = 0;
+    for (const ParsedEvent& pe : parse.events) {
+      for (const identity::Identifier& id : pe.identifiers) pseudonymizer_->DigestInto(id.ns, id.value, w->digests[at++]);
+    }
+  }
   if (audiences_) {
-    // Parsing the events' JSON for the engine here, on the caller's (HTTP)
-    // thread, keeps it off the committer, the one thread all ingest shares.
     w->fields.reserve(parse.events.size());
     for (const ParsedEvent& pe : parse.events) w->fields.emplace_back(pe.event);
   }
@@ -244,9 +257,12 @@ void Pipeline::ApplyWork(Work& w, Group& g, absl::flat_hash_set<std::string_view
   for (size_t i = 0; i < p.rejected.size(); ++i) {
     quarantine(p.rejected[i], i < p.rejected_raw.size() ? p.rejected_raw[i] : std::string_view());
   }
+  size_t digests_at = 0;  // of the event's first identifier in w.digests
   for (size_t i = 0; i < p.events.size(); ++i) {
     ParsedEvent& pe = p.events[i];
     profiles::Event& e = pe.event;
+    const size_t first_digest = digests_at;
+    digests_at += pe.identifiers.size();
     bool duplicate = group_ids.contains(e.message_id);
     if (!duplicate) {
       auto seen = profiles::LookupMessageId(kv_, e.message_id);
@@ -262,7 +278,13 @@ void Pipeline::ApplyWork(Work& w, Group& g, absl::flat_hash_set<std::string_view
       counters_.events_deduplicated.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
-    auto resolved = graph_.Resolve(pe.identifiers, now, profiles::EventTypeName(e.type), &g.batch);
+    const std::string_view reason = profiles::EventTypeName(e.type);
+    auto resolved = w.digests.empty()
+                        ? graph_.Resolve(pe.identifiers, now, reason, &g.batch)
+                        : graph_.Resolve(pe.identifiers,
+                                         std::span<const identity::IdentifierDigest>(w.digests).subspan(
+                                             first_digest, pe.identifiers.size()),
+                                         now, reason, &g.batch);
     if (!resolved.ok()) {
       InputError err{std::string(resolved.status().message()), "userId", -1};
       quarantine(err, e.message_id);

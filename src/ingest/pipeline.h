@@ -18,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <thread>
 #include <vector>
@@ -102,9 +103,10 @@ class Pipeline {
 
   using Done = std::function<void(IngestAck)>;
   // Queues `parse` (its events and rejections); `done` runs once they are
-  // durable, or with an error status. With an audience engine, first reads
-  // on the calling thread what the engine keeps of each event
-  // (segments::EventFields), so that the committer does not parse it.
+  // durable, or with an error status. First computes on the calling thread
+  // the pseudonyms of the events' identifiers and, with an audience engine,
+  // what the engine keeps of each event (segments::EventFields), so that
+  // the committer neither hashes nor parses.
   void Submit(RequestParse parse, Done done);
 
   // Runs `mutation` on the committer thread with exclusive access to the
@@ -155,6 +157,8 @@ class Pipeline {
   profiles::ProfileStore& profiles_;
   const Clock& clock_;
   const PipelineOptions options_;
+  // The graph's pseudonymizer, copied at Start() for the submitting threads.
+  std::optional<identity::Pseudonymizer> pseudonymizer_;
 
   mutable std::shared_mutex state_mu_;
   std::mutex queue_mu_;
