@@ -22,7 +22,9 @@ std::string Head(const ResponseHead& head, size_t body_size) {
 
 TEST(ResponseHeadTest, KeepAliveJsonResponse) {
   Headers h = {{"Access-Control-Allow-Origin", "*"}};
-  EXPECT_EQ(Head({.status = 200, .version = 11, .keep_alive = true, .content_type = "application/json", .headers = h}, 15),
+  const ResponseHead head{
+      .status = 200, .version = 11, .keep_alive = true, .content_type = "application/json", .headers = h};
+  EXPECT_EQ(Head(head, 15),
             "HTTP/1.1 200 OK\r\nServer: Facet\r\nContent-Type: application/json\r\n"
             "Access-Control-Allow-Origin: *\r\nContent-Length: 15\r\n\r\n");
 }
@@ -57,8 +59,9 @@ TEST(ResponseHeadTest, BeastParsesWhatIsWritten) {
   Headers h = {{"WWW-Authenticate", "Basic realm=\"facet\""}, {"Allow", "GET, POST"}};
   const std::string body = R"({"error":"unknown write key"})";
   std::string bytes;
-  AppendResponseHead({.status = 401, .version = 11, .keep_alive = true, .content_type = "application/json", .headers = h},
-                     body.size(), &bytes);
+  const ResponseHead head{
+      .status = 401, .version = 11, .keep_alive = true, .content_type = "application/json", .headers = h};
+  AppendResponseHead(head, body.size(), &bytes);
   bytes += body;
   boost::beast::http::response_parser<boost::beast::http::string_body> parser;
   parser.eager(true);

@@ -172,7 +172,9 @@ void Pipeline::Submit(RequestParse parse, Done done) {
     w->digests.resize(ids);
     size_t at = 0;
     for (const ParsedEvent& pe : parse.events) {
-      for (const identity::Identifier& id : pe.identifiers) pseudonymizer_->DigestInto(id.ns, id.value, w->digests[at++]);
+      for (const identity::Identifier& id : pe.identifiers) {
+        pseudonymizer_->DigestInto(id.ns, id.value, w->digests[at++]);
+      }
     }
   }
   if (audiences_) {
