@@ -65,7 +65,7 @@ struct Pipeline::Work {
   // parse.events, read by Submit() on the caller's thread.
   std::vector<segments::EventFields> fields;
   // The pseudonyms of every event's identifiers, event after event, computed
-  // by Submit() (empty when the pipeline was not started).
+  // by Submit() on the caller's thread.
   std::vector<identity::IdentifierDigest> digests;
   Done done;
   Mutation mutation;  // set for Execute()
@@ -81,7 +81,12 @@ struct Pipeline::Group {
 
 Pipeline::Pipeline(store::KvStore& kv, identity::IdentityGraph& graph,
                    profiles::ProfileStore& profiles, const Clock& clock, PipelineOptions options)
-    : kv_(kv), graph_(graph), profiles_(profiles), clock_(clock), options_(std::move(options)) {}
+    : kv_(kv),
+      graph_(graph),
+      profiles_(profiles),
+      clock_(clock),
+      options_(std::move(options)),
+      pseudonymizer_(graph.pseudonymizer()) {}
 
 Pipeline::~Pipeline() { Stop(); }
 
@@ -136,7 +141,6 @@ absl::Status Pipeline::Recover() {
 
 absl::Status Pipeline::Start() {
   RETURN_IF_ERROR(Recover());
-  pseudonymizer_.emplace(graph_.pseudonymizer());
   committer_ = std::thread([this] { CommitterLoop(); });
   return absl::OkStatus();
 }
@@ -164,17 +168,15 @@ void Pipeline::Stop() {
 
 void Pipeline::Submit(RequestParse parse, Done done) {
   auto w = std::make_unique<Work>();
-  if (pseudonymizer_) {
-    // Hashing and parsing here, on the caller's (HTTP) thread, keeps the
-    // work off the committer, the one thread all ingest shares.
-    size_t ids = 0;
-    for (const ParsedEvent& pe : parse.events) ids += pe.identifiers.size();
-    w->digests.resize(ids);
-    size_t at = 0;
-    for (const ParsedEvent& pe : parse.events) {
-      for (const identity::Identifier& id : pe.identifiers) {
-        pseudonymizer_->DigestInto(id.ns, id.value, w->digests[at++]);
-      }
+  // Hashing and parsing here, on the caller's (HTTP) thread, keeps the work
+  // off the committer, the one thread all ingest shares.
+  size_t ids = 0;
+  for (const ParsedEvent& pe : parse.events) ids += pe.identifiers.size();
+  w->digests.resize(ids);
+  size_t at = 0;
+  for (const ParsedEvent& pe : parse.events) {
+    for (const identity::Identifier& id : pe.identifiers) {
+      pseudonymizer_.DigestInto(id.ns, id.value, w->digests[at++]);
     }
   }
   if (audiences_) {
@@ -280,13 +282,10 @@ void Pipeline::ApplyWork(Work& w, Group& g, absl::flat_hash_set<std::string_view
       counters_.events_deduplicated.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
-    const std::string_view reason = profiles::EventTypeName(e.type);
-    auto resolved = w.digests.empty()
-                        ? graph_.Resolve(pe.identifiers, now, reason, &g.batch)
-                        : graph_.Resolve(pe.identifiers,
-                                         std::span<const identity::IdentifierDigest>(w.digests).subspan(
-                                             first_digest, pe.identifiers.size()),
-                                         now, reason, &g.batch);
+    auto resolved = graph_.Resolve(
+        pe.identifiers,
+        std::span<const identity::IdentifierDigest>(w.digests).subspan(first_digest, pe.identifiers.size()), now,
+        profiles::EventTypeName(e.type), &g.batch);
     if (!resolved.ok()) {
       InputError err{std::string(resolved.status().message()), "userId", -1};
       quarantine(err, e.message_id);

@@ -18,7 +18,6 @@
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <shared_mutex>
 #include <thread>
 #include <vector>
@@ -157,8 +156,9 @@ class Pipeline {
   profiles::ProfileStore& profiles_;
   const Clock& clock_;
   const PipelineOptions options_;
-  // The graph's pseudonymizer, copied at Start() for the submitting threads.
-  std::optional<identity::Pseudonymizer> pseudonymizer_;
+  // A copy of the graph's pseudonymizer (same key) for the submitting
+  // threads.
+  const identity::Pseudonymizer pseudonymizer_;
 
   mutable std::shared_mutex state_mu_;
   std::mutex queue_mu_;
