@@ -112,6 +112,15 @@ std::string Metrics::Render(const PipelineSnapshot& p) const {
   Sample(&out, "facet_merge_refusals_total", "counter", "Links refused by merge rules.",
          p.merge_refusals);
   Sample(&out, "facet_events_stored", "gauge", "Events in the store.", p.events_stored);
+  Sample(&out, "facet_trait_paths_indexed", "gauge", "Distinct trait paths the segment engine indexes.",
+         p.trait_paths_indexed);
+  Header(&out, "facet_trait_paths_unindexed", "gauge",
+         "Distinct trait paths kept in profiles but not indexed, by the bound they passed.");
+  out.append("facet_trait_paths_unindexed{reason=\"max_trait_paths\"} ")
+      .append(std::to_string(p.trait_paths_over_limit))
+      .append("\nfacet_trait_paths_unindexed{reason=\"max_trait_depth\"} ")
+      .append(std::to_string(p.trait_paths_too_deep))
+      .append("\n");
   Sample(&out, "facet_up", "gauge", "1 while the pipeline is healthy, 0 after a store failure.",
          p.healthy ? 1 : 0);
 

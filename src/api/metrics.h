@@ -31,6 +31,9 @@ struct PipelineSnapshot {
   uint64_t merges = 0;
   uint64_t merge_refusals = 0;
   uint64_t events_stored = 0;
+  uint64_t trait_paths_indexed = 0;
+  uint64_t trait_paths_over_limit = 0;
+  uint64_t trait_paths_too_deep = 0;
   bool healthy = true;
 };
 

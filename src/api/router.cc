@@ -154,7 +154,7 @@ Response IngestAckResponse(const ingest::IngestAck& ack, bool no_valid_event) {
       j["quarantined"] = errors;
       j["errors"] = std::move(errors);
       r = JsonResponse(400, j);
-    } else if (rejections.empty()) {
+    } else if (rejections.empty() && ack.warnings.empty()) {
       // The common reply, written without a JSON document: it is built on
       // the pipeline's committer thread, once per request.
       r.status = 200;
@@ -164,10 +164,12 @@ Response IngestAckResponse(const ingest::IngestAck& ack, bool no_valid_event) {
     } else {
       json quarantined = json::array();
       for (const ingest::InputError& e : rejections) quarantined.push_back(ErrorJson(e));
-      r = JsonResponse(200, json{{"success", true},
-                                 {"accepted", ack.accepted},
-                                 {"duplicates", ack.duplicates},
-                                 {"quarantined", std::move(quarantined)}});
+      json j{{"success", true},
+             {"accepted", ack.accepted},
+             {"duplicates", ack.duplicates},
+             {"quarantined", std::move(quarantined)}};
+      if (!ack.warnings.empty()) j["warnings"] = ack.warnings;
+      r = JsonResponse(200, j);
     }
   }
   AddCors(&r);
@@ -345,6 +347,9 @@ Response Router::MetricsText() const {
   s.merges = c.merges.load();
   s.merge_refusals = c.merge_refusals.load();
   s.events_stored = c.events_total.load();
+  s.trait_paths_indexed = c.trait_paths_indexed.load();
+  s.trait_paths_over_limit = c.trait_paths_over_limit.load();
+  s.trait_paths_too_deep = c.trait_paths_too_deep.load();
   s.healthy = services_.pipeline.healthy();
   Response r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";

@@ -115,7 +115,8 @@ absl::Status LoadConfigFile(const std::string& path, Config* c) {
   if (auto in = root["ingest"]) {
     RETURN_IF_ERROR(CheckKeys(path, "ingest", in,
                               {"max_event_bytes", "max_batch_bytes", "dedupe_window", "quarantine_capacity",
-                               "checkpoint_events", "checkpoint_interval", "sync"}));
+                               "checkpoint_events", "checkpoint_interval", "sync", "max_trait_paths",
+                               "max_trait_depth"}));
     RETURN_IF_ERROR(Read(path, "ingest.max_event_bytes", in["max_event_bytes"], &c->server.parse.max_event_bytes));
     RETURN_IF_ERROR(Read(path, "ingest.max_batch_bytes", in["max_batch_bytes"], &c->server.parse.max_batch_bytes));
     c->server.max_body_bytes = c->server.parse.max_batch_bytes;
@@ -124,6 +125,9 @@ absl::Status LoadConfigFile(const std::string& path, Config* c) {
     RETURN_IF_ERROR(Read(path, "ingest.checkpoint_events", in["checkpoint_events"], &c->pipeline.checkpoint_events));
     RETURN_IF_ERROR(ReadDuration(path, "ingest.checkpoint_interval", in["checkpoint_interval"], &c->pipeline.checkpoint_interval_ms));
     RETURN_IF_ERROR(Read(path, "ingest.sync", in["sync"], &c->pipeline.sync));
+    RETURN_IF_ERROR(Read(path, "ingest.max_trait_paths", in["max_trait_paths"], &c->traits.max_trait_paths));
+    RETURN_IF_ERROR(Read(path, "ingest.max_trait_depth", in["max_trait_depth"], &c->traits.max_trait_depth));
+    if (c->traits.max_trait_depth == 0) return Bad(path, "ingest.max_trait_depth", "must be at least 1");
   }
   if (auto id = root["identity"]) {
     auto& io = c->server.parse.identity;

@@ -14,6 +14,7 @@
 #include "api/server.h"
 #include "ingest/pipeline.h"
 #include "segments/catalog.h"
+#include "segments/person_table.h"
 #include "identity/identifier.h"
 
 namespace facet::app {
@@ -23,6 +24,7 @@ struct Config {
   api::ServerOptions server;             // port, keys, limits, parser options
   ingest::PipelineOptions pipeline;      // dedupe window, checkpoints
   segments::CatalogOptions segments;     // time zone of hour_share, tag depth
+  segments::PersonTableOptions traits;   // bounds on the trait paths indexed
   // The HMAC key file; default <data_dir>/hmac.key, created (mode 0600) with
   // a random key on first start. The key must stay the same for the life of
   // the data directory: identifiers are indexed by it.

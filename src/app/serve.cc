@@ -49,7 +49,7 @@ absl::Status Serve(Config config) {
   identity::IdentityGraph graph(*kv, config.server.parse.identity);
   profiles::ProfileStore profiles(*kv);
   SystemClock clock;
-  segments::AudienceEngine audiences(*kv, graph, profiles, config.segments);
+  segments::AudienceEngine audiences(*kv, graph, profiles, config.segments, config.traits);
   ingest::Pipeline pipeline(*kv, graph, profiles, clock, config.pipeline);
   pipeline.SetAudienceEngine(&audiences);
   RETURN_IF_ERROR(Annotate(pipeline.Start(), "recovering " + config.data_dir));

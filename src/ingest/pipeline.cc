@@ -277,6 +277,7 @@ void Pipeline::ApplyWork(Work& w, Group& g, absl::flat_hash_set<std::string_view
         return;
       }
     }
+    for (std::string& warning : pe.warnings) w.ack.warnings.push_back(std::move(warning));
     if (duplicate) {
       ++w.ack.duplicates;
       counters_.events_deduplicated.fetch_add(1, std::memory_order_relaxed);
@@ -300,9 +301,9 @@ void Pipeline::ApplyWork(Work& w, Group& g, absl::flat_hash_set<std::string_view
     profiles_.Apply(e, resolved->person);
     if (audiences_) {
       if (i < w.fields.size()) {
-        audiences_->OnEvent(e, w.fields[i], resolved->person, now, &g.batch);
+        audiences_->OnEvent(e, w.fields[i], resolved->person, now, &g.batch, &w.ack.warnings);
       } else {
-        audiences_->OnEvent(e, resolved->person, now, &g.batch);
+        audiences_->OnEvent(e, segments::EventFields(e), resolved->person, now, &g.batch, &w.ack.warnings);
       }
     }
     profiles::AppendEvent(e, &g.batch);
@@ -374,6 +375,11 @@ void Pipeline::CommitterLoop() {
       counters_.identities = graph_.identity_count();
       counters_.merges = graph_.merge_count();
       counters_.merge_refusals = graph_.refusal_count();
+      if (audiences_) {
+        counters_.trait_paths_indexed = audiences_->table().trait_paths();
+        counters_.trait_paths_over_limit = audiences_->table().refused_over_count();
+        counters_.trait_paths_too_deep = audiences_->table().refused_too_deep();
+      }
     }
     absl::Status written = absl::OkStatus();
     if (!g->batch.empty()) written = kv_.Write(g->batch, options_.sync);

@@ -62,6 +62,9 @@ struct IngestAck {
   // Every rejection of the request (RequestParse::rejected, then events the
   // identity graph refused), each kept in the quarantine.
   std::vector<InputError> quarantined;
+  // What was stored but not fully used: e.g. trait paths past the segment
+  // engine's bounds, identifiers left out of resolution.
+  std::vector<std::string> warnings;
 };
 
 struct PipelineCounters {
@@ -74,6 +77,10 @@ struct PipelineCounters {
   std::atomic<uint64_t> persons{0};
   std::atomic<uint64_t> identities{0};
   std::atomic<uint64_t> events_total{0};  // events in the store
+  // Trait paths the segment engine refused to index, by bound.
+  std::atomic<uint64_t> trait_paths_indexed{0};
+  std::atomic<uint64_t> trait_paths_over_limit{0};
+  std::atomic<uint64_t> trait_paths_too_deep{0};
 };
 
 struct QuarantineEntry {

@@ -9,12 +9,14 @@
 namespace facet::segments {
 
 AudienceEngine::AudienceEngine(store::KvStore& kv, const identity::IdentityGraph& graph,
-                               const profiles::ProfileStore& profiles, CatalogOptions options)
-    : graph_(graph), profiles_(profiles), kv_(kv), catalog_(kv, table_, options) {}
+                               const profiles::ProfileStore& profiles, CatalogOptions options,
+                               PersonTableOptions table_options)
+    : graph_(graph), profiles_(profiles), kv_(kv), table_(table_options), catalog_(kv, table_, options) {}
 
-void AudienceEngine::SyncProfile(PersonId root, std::vector<uint32_t>* changed) {
+void AudienceEngine::SyncProfile(PersonId root, std::vector<uint32_t>* changed,
+                                 std::vector<PersonTable::Unindexed>* unindexed) {
   const profiles::Profile& view = profiles_.View(root);
-  table_.SetTraits(root, view.traits, changed);
+  table_.SetTraits(root, view.traits, changed, unindexed);
   if (view.location && view.location->has_coordinates()) {
     table_.SetLocation(root, view.location->latitude, view.location->longitude, view.location_at);
   }
@@ -42,10 +44,26 @@ void AudienceEngine::OnEvent(const profiles::Event& e, PersonId root, TimeMs now
 }
 
 void AudienceEngine::OnEvent(const profiles::Event& e, const EventFields& fields, PersonId root, TimeMs now,
-                             store::WriteBatch* batch) {
+                             store::WriteBatch* batch, std::vector<std::string>* warnings) {
   table_.AddEvent(root, e, fields);
   scratch_keys_.clear();
-  if (!e.traits.empty() || (e.location && e.location->has_coordinates())) SyncProfile(root, &scratch_keys_);
+  scratch_unindexed_.clear();
+  if (!e.traits.empty() || (e.location && e.location->has_coordinates())) {
+    SyncProfile(root, &scratch_keys_, &scratch_unindexed_);
+  }
+  if (warnings) {
+    // The profile's every unindexed path is reported again on each sync:
+    // name only those this event set.
+    for (const PersonTable::Unindexed& u : scratch_unindexed_) {
+      const std::string_view path = u.path;
+      for (const auto& [key, json] : e.traits) {
+        if (!path.starts_with(key) || (path.size() > key.size() && path[key.size()] != '.')) continue;
+        warnings->push_back("traits." + u.path + ": not indexed for segments (" + u.reason +
+                            "); kept in the profile");
+        break;
+      }
+    }
+  }
   uint32_t name = e.type == profiles::EventType::kTrack ? table_.strings().Find(e.name) : StringPool::kNone;
   catalog_.OnEvent(root, name, scratch_keys_, e.location.has_value(), now, batch);
 }

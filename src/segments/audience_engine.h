@@ -11,6 +11,7 @@
 // state lock; readers use table()/catalog() under the pipeline's read lock.
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -27,7 +28,7 @@ class AudienceEngine {
  public:
   // All references must outlive the engine.
   AudienceEngine(store::KvStore& kv, const identity::IdentityGraph& graph, const profiles::ProfileStore& profiles,
-                 CatalogOptions options = {});
+                 CatalogOptions options = {}, PersonTableOptions table_options = {});
 
   // Rebuilds the PersonTable from every stored event and the profiles, then
   // loads the catalog. Call after the graph and profiles are loaded.
@@ -36,9 +37,10 @@ class AudienceEngine {
   // `e` was applied to profiles for root `root` (after any merges it caused).
   void OnEvent(const profiles::Event& e, PersonId root, TimeMs now, store::WriteBatch* batch);
   // The same, with `fields` read from `e` beforehand (EventFields(e)), e.g.
-  // on the thread that parsed it.
+  // on the thread that parsed it. Appends to `warnings` (optional) the
+  // event's trait paths that are not indexed (PersonTableOptions' bounds).
   void OnEvent(const profiles::Event& e, const EventFields& fields, PersonId root, TimeMs now,
-               store::WriteBatch* batch);
+               store::WriteBatch* batch, std::vector<std::string>* warnings = nullptr);
   // Profiles already folded `absorbed` into `survivor`.
   void OnMerge(PersonId survivor, PersonId absorbed, TimeMs now, store::WriteBatch* batch);
   // A merge was undone; profiles' views are rebuilt.
@@ -54,7 +56,8 @@ class AudienceEngine {
   const Catalog& catalog() const { return catalog_; }
 
  private:
-  void SyncProfile(PersonId root, std::vector<uint32_t>* changed = nullptr);
+  void SyncProfile(PersonId root, std::vector<uint32_t>* changed = nullptr,
+                   std::vector<PersonTable::Unindexed>* unindexed = nullptr);
 
   const identity::IdentityGraph& graph_;
   const profiles::ProfileStore& profiles_;
@@ -62,6 +65,7 @@ class AudienceEngine {
   PersonTable table_;
   Catalog catalog_;
   std::vector<uint32_t> scratch_keys_;
+  std::vector<PersonTable::Unindexed> scratch_unindexed_;
 };
 
 }  // namespace facet::segments

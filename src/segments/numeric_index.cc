@@ -11,11 +11,7 @@ bool NumericIndex::Set(PersonId person, std::optional<double> value) {
   double old = Get(person);
   bool had = !std::isnan(old);
   if (had == value.has_value() && (!had || old == *value)) return false;
-  if (person >= values_.size()) {
-    values_.resize(std::max<size_t>(static_cast<size_t>(person) + 1, values_.size() * 3 / 2),
-                   std::numeric_limits<double>::quiet_NaN());
-  }
-  values_[person] = value ? *value : std::numeric_limits<double>::quiet_NaN();
+  values_.Set(person, value ? *value : std::numeric_limits<double>::quiet_NaN(), had);
   // Most changes are of a value the person already had.
   if (!had) {
     present_.Add(person);
@@ -72,7 +68,7 @@ void NumericIndex::Compact() {
 }
 
 size_t NumericIndex::MemoryBytes() const {
-  size_t bytes = values_.capacity() * sizeof(double) + present_.MemoryBytes() + cuts_.capacity() * sizeof(double);
+  size_t bytes = values_.MemoryBytes() + present_.MemoryBytes() + cuts_.capacity() * sizeof(double);
   for (const auto& b : le_) bytes += b.MemoryBytes();
   return bytes;
 }

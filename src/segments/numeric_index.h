@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "base/types.h"
+#include "segments/internal/person_column.h"
 #include "tags/bitmap.h"
 
 namespace facet::segments {
@@ -33,15 +34,11 @@ class NumericIndex {
   // Returns whether the person's value changed.
   bool Set(PersonId person, std::optional<double> value);
   // NaN when the person has no number.
-  double Get(PersonId person) const {
-    return person < values_.size() ? values_[person] : std::numeric_limits<double>::quiet_NaN();
-  }
+  double Get(PersonId person) const { return values_.Get(person); }
 
   // Starts loading the person's value into the cache, so that several
   // columns' misses overlap instead of following one another.
-  void Prefetch(PersonId person) const {
-    if (person < values_.size()) __builtin_prefetch(&values_[person]);
-  }
+  void Prefetch(PersonId person) const { values_.Prefetch(person); }
 
   const tags::Bitmap& present() const { return present_; }
   // Whether the range index is kept (few distinct values).
@@ -57,7 +54,8 @@ class NumericIndex {
   void Compact();
 
  private:
-  std::vector<double> values_;  // by person; NaN = none
+  // By person; NaN = none. Sparse while few persons hold a number.
+  internal::PersonColumn<double> values_{std::numeric_limits<double>::quiet_NaN()};
   tags::Bitmap present_;
   bool indexed_ = true;
   std::vector<double> cuts_;         // sorted distinct values

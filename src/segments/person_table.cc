@@ -40,7 +40,7 @@ size_t StringPool::MemoryBytes() const {
   return bytes;
 }
 
-PersonTable::PersonTable() = default;
+PersonTable::PersonTable(PersonTableOptions options) : options_(options) {}
 PersonTable::~PersonTable() = default;
 
 PersonTable::Person& PersonTable::Mutable(PersonId id) {
@@ -189,22 +189,58 @@ void PersonTable::AddEvent(PersonId root, const profiles::Event& e, const EventF
 }
 
 void PersonTable::SetTraits(PersonId root, const std::map<std::string, profiles::TraitValue, std::less<>>& traits,
-                            std::vector<uint32_t>* changed) {
+                            std::vector<uint32_t>* changed, std::vector<Unindexed>* unindexed) {
   Person& p = Mutable(root);
   live_.Add(root);
   std::vector<Cell> old = std::move(p.traits);
   p.traits.clear();
+  // Refused paths are remembered (up to a bound) so that each is counted
+  // once; the report to the caller names them every time they arrive.
+  constexpr size_t kMaxRefusedKept = 10000;
+  auto refuse = [&](std::string_view path, bool deep) {
+    if (unindexed) {
+      unindexed->push_back({std::string(path), deep ? "trait path deeper than " +
+                                                          std::to_string(options_.max_trait_depth) + " levels"
+                                                    : "more than " + std::to_string(options_.max_trait_paths) +
+                                                          " distinct trait paths"});
+    }
+    if (refused_paths_.size() < kMaxRefusedKept && refused_paths_.emplace(path).second) {
+      ++(deep ? refused_deep_ : refused_count_);
+    }
+  };
+  // The interned path, or kNone when it may not be indexed.
+  auto admit = [&](std::string_view path) -> uint32_t {
+    const uint32_t known = strings_.Find(path);
+    if (known != StringPool::kNone && trait_paths_.contains(known)) return known;
+    if (trait_paths_.size() >= options_.max_trait_paths) {
+      refuse(path, false);
+      return StringPool::kNone;
+    }
+    const uint32_t key = strings_.Intern(path);
+    trait_paths_.insert(key);
+    return key;
+  };
   std::string path;
   for (const auto& [key, trait] : traits) {
+    if (options_.max_trait_depth == 0) break;
+    const uint32_t top = admit(key);
+    if (top == StringPool::kNone) continue;
     WithJsonValue(trait.json, [&](const Value& v) {
-      if (!v.is_null()) p.traits.push_back(MakeCell(strings_.Intern(key), v));
+      if (!v.is_null()) p.traits.push_back(MakeCell(top, v));
     });
     if (!trait.json.empty() && trait.json.front() == '{') {
-      FlattenJsonObject(trait.json, [&](std::string_view sub, const Value& v) {
-        if (v.is_null()) return;
-        path.assign(key).append(".").append(sub);
-        p.traits.push_back(MakeCell(strings_.Intern(path), v));
-      });
+      FlattenJsonObject(
+          trait.json, options_.max_trait_depth - 1,
+          [&](std::string_view sub, const Value& v) {
+            if (v.is_null()) return;
+            path.assign(key).append(".").append(sub);
+            const uint32_t k = admit(path);
+            if (k != StringPool::kNone) p.traits.push_back(MakeCell(k, v));
+          },
+          [&](std::string_view sub) {
+            path.assign(key).append(".").append(sub).append(".*");
+            refuse(path, true);
+          });
     }
   }
   std::sort(p.traits.begin(), p.traits.end(), [](const Cell& a, const Cell& b) { return a.key < b.key; });

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "base/types.h"
 #include "profiles/event.h"
 #include "profiles/profile.h"
@@ -85,6 +86,17 @@ class EventFields {
   std::vector<std::vector<Literal>> arrays_;
 };
 
+// Bounds on what traits the table indexes: a public write key can send any
+// trait names, and each indexed path is a column and a pool entry. A path
+// past a bound stays in the profile (and the event) but the segment
+// language does not see it; it is counted and reported.
+struct PersonTableOptions {
+  // Distinct trait paths indexed (top-level keys and flattened sub-paths).
+  size_t max_trait_paths = 2000;
+  // Segments of a flattened trait path ("address.geo.city" has three).
+  size_t max_trait_depth = 4;
+};
+
 class PersonTable {
  public:
   // A scalar (or array) stored compactly; strings and arrays by id.
@@ -115,7 +127,7 @@ class PersonTable {
     TimeMs location_at = std::numeric_limits<TimeMs>::min();
   };
 
-  PersonTable();
+  explicit PersonTable(PersonTableOptions options = {});
   ~PersonTable();
 
   // Records event `e` (already attributed to `root`).
@@ -124,9 +136,19 @@ class PersonTable {
   void AddEvent(PersonId root, const profiles::Event& e, const EventFields& fields);
   // Replaces the traits of `root` with `traits` (a profile's, JSON values).
   // Appends to `changed` (optional) the interned paths whose value was
-  // added, removed or changed.
+  // added, removed or changed, and to `unindexed` (optional) the paths left
+  // out because of PersonTableOptions' bounds, each with why.
+  struct Unindexed {
+    std::string path;
+    std::string reason;
+  };
   void SetTraits(PersonId root, const std::map<std::string, profiles::TraitValue, std::less<>>& traits,
-                 std::vector<uint32_t>* changed = nullptr);
+                 std::vector<uint32_t>* changed = nullptr, std::vector<Unindexed>* unindexed = nullptr);
+  // Distinct trait paths indexed, and those refused by each bound (a path
+  // refused again is not counted again).
+  size_t trait_paths() const { return trait_paths_.size(); }
+  size_t refused_over_count() const { return refused_count_; }
+  size_t refused_too_deep() const { return refused_deep_; }
   // Makes `root` a live person (one with no events yet).
   void Touch(PersonId root);
   // `absorbed` joins `survivor`: its events and location move over; the
@@ -178,6 +200,11 @@ class PersonTable {
   absl::flat_hash_map<uint32_t, std::unique_ptr<NumericIndex>> numeric_;
   absl::flat_hash_map<uint32_t, std::unique_ptr<StringIndex>> strings_by_key_;
   std::vector<uint32_t> scratch_;
+  PersonTableOptions options_;
+  absl::flat_hash_set<uint32_t> trait_paths_;     // interned paths indexed
+  absl::flat_hash_set<std::string> refused_paths_;  // at most kMaxRefusedKept
+  size_t refused_count_ = 0;
+  size_t refused_deep_ = 0;
 };
 
 }  // namespace facet::segments

@@ -7,10 +7,7 @@ namespace facet::segments {
 bool StringIndex::Set(PersonId person, uint32_t value) {
   const uint32_t old = Get(person);
   if (old == value) return false;
-  if (person >= values_.size()) {
-    values_.resize(std::max<size_t>(static_cast<size_t>(person) + 1, values_.size() * 3 / 2), kNone);
-  }
-  values_[person] = value;
+  values_.Set(person, value, old != kNone);
   if (value != kNone) {
     present_.Add(person);
   } else {
@@ -41,7 +38,7 @@ const tags::Bitmap& StringIndex::Holding(uint32_t value) const {
 }
 
 size_t StringIndex::MemoryBytes() const {
-  size_t n = values_.capacity() * sizeof(uint32_t) + present_.MemoryBytes();
+  size_t n = values_.MemoryBytes() + present_.MemoryBytes();
   for (const auto& [value, persons] : holders_) n += sizeof(value) + sizeof(persons) + persons.MemoryBytes();
   return n;
 }

@@ -21,6 +21,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "base/types.h"
+#include "segments/internal/person_column.h"
 #include "tags/bitmap.h"
 
 namespace facet::segments {
@@ -33,9 +34,7 @@ class StringIndex {
   // Sets the person's value (kNone: no string). Returns whether it changed.
   bool Set(PersonId person, uint32_t value);
   // kNone when the person has no string here.
-  uint32_t Get(PersonId person) const {
-    return person < values_.size() ? values_[person] : kNone;
-  }
+  uint32_t Get(PersonId person) const { return values_.Get(person); }
 
   const tags::Bitmap& present() const { return present_; }
   // Whether the per-value bitmaps are kept (few distinct values).
@@ -48,7 +47,8 @@ class StringIndex {
   size_t MemoryBytes() const;
 
  private:
-  std::vector<uint32_t> values_;  // by person; kNone = none
+  // By person; kNone = none. Sparse while few persons hold a string.
+  internal::PersonColumn<uint32_t> values_{kNone};
   tags::Bitmap present_;
   bool indexed_ = true;
   absl::flat_hash_map<uint32_t, tags::Bitmap> holders_;

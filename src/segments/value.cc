@@ -1,5 +1,6 @@
 #include "segments/value.h"
 
+#include <limits>
 #include <string>
 
 #include "simdjson.h"
@@ -70,8 +71,9 @@ Value FromElement(element e, std::string* object_text, std::vector<Literal>* arr
   }
 }
 
-void Flatten(element obj, std::string& prefix,
-             const std::function<void(std::string_view, const Value&)>& fn) {
+void Flatten(element obj, std::string& prefix, size_t depth_left,
+             const std::function<void(std::string_view, const Value&)>& fn,
+             const std::function<void(std::string_view)>* too_deep) {
   std::string object_text;
   std::vector<Literal> array_storage;
   for (auto field : obj.get_object()) {
@@ -79,7 +81,13 @@ void Flatten(element obj, std::string& prefix,
     if (!prefix.empty()) prefix += '.';
     prefix.append(field.key.data(), field.key.size());
     fn(prefix, FromElement(field.value, &object_text, &array_storage));
-    if (field.value.type() == element_type::OBJECT) Flatten(field.value, prefix, fn);
+    if (field.value.type() == element_type::OBJECT) {
+      if (depth_left > 1) {
+        Flatten(field.value, prefix, depth_left - 1, fn, too_deep);
+      } else if (too_deep && field.value.get_object().value_unsafe().size() > 0) {
+        (*too_deep)(prefix);
+      }
+    }
     prefix.resize(len);
   }
 }
@@ -189,11 +197,18 @@ void WithJsonValue(std::string_view json, const std::function<void(const Value&)
 
 void FlattenJsonObject(std::string_view json,
                        const std::function<void(std::string_view, const Value&)>& fn) {
+  FlattenJsonObject(json, std::numeric_limits<size_t>::max(), fn, {});
+}
+
+void FlattenJsonObject(std::string_view json, size_t max_depth,
+                       const std::function<void(std::string_view, const Value&)>& fn,
+                       const std::function<void(std::string_view)>& too_deep) {
+  if (max_depth == 0) return;
   element e;
   if (Parse(json, &e) != simdjson::SUCCESS) return;
   if (e.type() != element_type::OBJECT) return;
   std::string prefix;
-  Flatten(e, prefix, fn);
+  Flatten(e, prefix, max_depth, fn, too_deep ? &too_deep : nullptr);
 }
 
 }  // namespace facet::segments

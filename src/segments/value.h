@@ -6,6 +6,7 @@
 // pools (or, for FlattenJsonObject, in the parsed document during the call).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -54,6 +55,12 @@ bool MatchContains(const Value& v, const Literal& needle, bool negated);
 // nothing. Not reentrant: fn must not call it again.
 void FlattenJsonObject(std::string_view json,
                        const std::function<void(std::string_view path, const Value& value)>& fn);
+// The same, down to paths of at most `max_depth` segments: an object at
+// that depth is given as its JSON text only, and, when it has members,
+// passed to `too_deep` (optional) as the path whose members are left out.
+void FlattenJsonObject(std::string_view json, size_t max_depth,
+                       const std::function<void(std::string_view path, const Value& value)>& fn,
+                       const std::function<void(std::string_view path)>& too_deep);
 
 // Parses one JSON value (a trait as stored) and calls fn with it, as
 // FlattenJsonObject does for members; malformed text gives a null value.
