@@ -7,11 +7,12 @@ PORT=${2:-8080}
 DATA_DIR=${3:-./facet-data}
 PERSONS=${4:-100000}
 WRITE_KEY=${FACET_WRITE_KEY:-demo-write-key}
+SERVER_KEY=${FACET_SERVER_WRITE_KEY:-demo-server-key}
 ADMIN_KEY=${FACET_ADMIN_KEY:-demo-admin-key}
 URL="http://127.0.0.1:${PORT}"
 
 mkdir -p "$DATA_DIR"
-"$BIN" serve --port "$PORT" --data-dir "$DATA_DIR" --write-key "$WRITE_KEY" --admin-key "$ADMIN_KEY" \
+"$BIN" serve --port "$PORT" --data-dir "$DATA_DIR" --write-key "$WRITE_KEY" --server-write-key "$SERVER_KEY" --admin-key "$ADMIN_KEY" \
   2> >(tee -a "$DATA_DIR/server.log" >&2) &
 SERVER_PID=$!
 trap 'kill -TERM $SERVER_PID 2>/dev/null; wait $SERVER_PID 2>/dev/null; exit 0' INT TERM
@@ -24,7 +25,7 @@ done
 
 if [ ! -f "$DATA_DIR/.demo-loaded" ]; then
   echo "Loading the demo data set ($PERSONS persons)..."
-  "$BIN" demo --url "$URL" --write-key "$WRITE_KEY" --persons "$PERSONS"
+  "$BIN" demo --url "$URL" --write-key "$SERVER_KEY" --persons "$PERSONS"
   touch "$DATA_DIR/.demo-loaded"
 fi
 if [ ! -f "$DATA_DIR/.tags-loaded" ]; then
@@ -36,7 +37,8 @@ fi
 cat <<MSG
 
 Facet is running at $URL
-  write key (SDKs, import):  $WRITE_KEY
+  client write key (browser and app SDKs):  $WRITE_KEY
+  server write key (back-ends, import):    $SERVER_KEY
   admin key (everything else): $ADMIN_KEY
 
 Try:

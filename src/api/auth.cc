@@ -88,25 +88,35 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
-KeyRing::KeyRing(std::vector<std::string> write_keys, std::vector<std::string> admin_keys)
-    : write_keys_(NonEmpty(std::move(write_keys))), admin_keys_(NonEmpty(std::move(admin_keys))) {}
+KeyRing::KeyRing(std::vector<std::string> write_keys, std::vector<std::string> admin_keys,
+                 std::vector<std::string> server_write_keys)
+    : write_keys_(NonEmpty(std::move(write_keys))),
+      server_write_keys_(NonEmpty(std::move(server_write_keys))),
+      admin_keys_(NonEmpty(std::move(admin_keys))) {}
 
 Role KeyRing::Classify(std::string_view key) const {
   if (key.empty()) return Role::kNone;
-  bool admin = AnyEquals(admin_keys_, key);
-  bool write = AnyEquals(write_keys_, key);
+  // Every list is compared, so that the time taken does not tell which.
+  const bool admin = AnyEquals(admin_keys_, key);
+  const bool server = AnyEquals(server_write_keys_, key);
+  const bool write = AnyEquals(write_keys_, key);
   if (admin) return Role::kAdmin;
+  if (server) return Role::kServerWrite;
   if (write) return Role::kWrite;
   return Role::kNone;
 }
 
-absl::Status AuthorizeIngest(const KeyRing& keys, std::string_view authorization,
-                             std::string_view body_write_key) {
+absl::StatusOr<IngestSource> AuthorizeIngest(const KeyRing& keys, std::string_view authorization,
+                                             std::string_view body_write_key) {
+  auto source = [](Role role, std::string_view key) {
+    return IngestSource{role == Role::kWrite ? identity::SourceTrust::kClient : identity::SourceTrust::kServer,
+                        std::string(key)};
+  };
   Credentials c = ParseAuthorization(authorization);
-  if (c.scheme != Credentials::Scheme::kNone && keys.Classify(c.key) != Role::kNone) {
-    return absl::OkStatus();
+  if (c.scheme != Credentials::Scheme::kNone) {
+    if (Role role = keys.Classify(c.key); role != Role::kNone) return source(role, c.key);
   }
-  if (keys.Classify(body_write_key) != Role::kNone) return absl::OkStatus();
+  if (Role role = keys.Classify(body_write_key); role != Role::kNone) return source(role, body_write_key);
   return absl::UnauthenticatedError("unknown write key");
 }
 
@@ -116,7 +126,9 @@ absl::Status AuthorizeAdmin(const KeyRing& keys, std::string_view authorization)
     return absl::UnauthenticatedError("missing admin key");
   }
   Role role = keys.Classify(c.key);
-  if (role == Role::kWrite) return absl::PermissionDeniedError("write keys may only send events");
+  if (role == Role::kWrite || role == Role::kServerWrite) {
+    return absl::PermissionDeniedError("write keys may only send events");
+  }
   if (role == Role::kAdmin && c.scheme == Credentials::Scheme::kBearer) return absl::OkStatus();
   if (role == Role::kAdmin) {
     return absl::UnauthenticatedError("admin keys are sent as Authorization: Bearer");

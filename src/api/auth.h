@@ -1,6 +1,8 @@
-// Who may call what. Facet has two kinds of keys: write keys, which SDKs
-// embed and which may only send events, and admin keys, which may call every
-// endpoint.
+// Who may call what. Facet has three kinds of keys: client write keys,
+// which browser and app SDKs embed (so anyone can read them) and which may
+// only send events; server write keys, secret, for back-ends and imports,
+// which may only send events but are trusted to link persons through email
+// and phone; and admin keys, which may call every endpoint.
 //
 //   KeyRing keys(options.write_keys, options.admin_keys);
 //   absl::Status s = AuthorizeAdmin(keys, request.Header("Authorization"));
@@ -16,10 +18,12 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "identity/identity_graph.h"
 
 namespace facet::api {
 
-enum class Role { kNone, kWrite, kAdmin };
+enum class Role { kNone, kWrite, kServerWrite, kAdmin };
 
 // The key found in an Authorization header, and how it was presented.
 struct Credentials {
@@ -38,22 +42,31 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b);
 class KeyRing {
  public:
   // Empty keys are ignored: an empty key never authenticates.
-  KeyRing(std::vector<std::string> write_keys, std::vector<std::string> admin_keys);
+  KeyRing(std::vector<std::string> write_keys, std::vector<std::string> admin_keys,
+          std::vector<std::string> server_write_keys = {});
 
-  // The role of `key`: kAdmin for an admin key, kWrite for a write key,
-  // kNone otherwise (a key in both lists counts as admin).
+  // The role of `key`: kAdmin for an admin key, kServerWrite for a server
+  // write key, kWrite for a client write key, kNone otherwise (a key in
+  // several lists takes the most trusted role).
   Role Classify(std::string_view key) const;
 
  private:
   std::vector<std::string> write_keys_;
+  std::vector<std::string> server_write_keys_;
   std::vector<std::string> admin_keys_;
 };
 
-// Ingest endpoints: OK if the Authorization header (Basic user or Bearer
-// token) or the body's writeKey (`body_write_key`, may be empty) is a write
-// or admin key; otherwise Unauthenticated("unknown write key").
-absl::Status AuthorizeIngest(const KeyRing& keys, std::string_view authorization,
-                             std::string_view body_write_key);
+// Who sent an ingest request.
+struct IngestSource {
+  identity::SourceTrust trust = identity::SourceTrust::kClient;  // kServer for server write and admin keys
+  std::string key;                                               // the key that authenticated it
+};
+
+// Ingest endpoints: the source if the Authorization header (Basic user or
+// Bearer token) or the body's writeKey (`body_write_key`, may be empty) is
+// a write or admin key; otherwise Unauthenticated("unknown write key").
+absl::StatusOr<IngestSource> AuthorizeIngest(const KeyRing& keys, std::string_view authorization,
+                                             std::string_view body_write_key);
 
 // Every other endpoint: OK for "Bearer <admin key>"; PermissionDenied("write
 // keys may only send events") when a write key is presented (as Bearer or

@@ -69,12 +69,25 @@ TEST(AuthTest, IngestAcceptsWriteKeysAsBasicOrBodyAndAdminKeys) {
 
 TEST(AuthTest, IngestRefusesMissingOrUnknownKeys) {
   KeyRing keys = Keys();
-  absl::Status s = AuthorizeIngest(keys, "", "");
+  absl::Status s = AuthorizeIngest(keys, "", "").status();
   EXPECT_EQ(s.code(), absl::StatusCode::kUnauthenticated);
   EXPECT_EQ(s.message(), "unknown write key");
-  EXPECT_EQ(AuthorizeIngest(keys, kBasicUnknown, "").code(), absl::StatusCode::kUnauthenticated);
-  EXPECT_EQ(AuthorizeIngest(keys, "Bearer nope", "nope").code(),
+  EXPECT_EQ(AuthorizeIngest(keys, kBasicUnknown, "").status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(AuthorizeIngest(keys, "Bearer nope", "nope").status().code(),
             absl::StatusCode::kUnauthenticated);
+}
+
+TEST(AuthTest, IngestSourcesCarryTheirKeysTrust) {
+  KeyRing keys({"wk_1"}, {"ak_1"}, {"swk_1"});
+  absl::StatusOr<IngestSource> client = AuthorizeIngest(keys, "", "wk_1");
+  ASSERT_TRUE(client.ok());
+  EXPECT_EQ(client->trust, identity::SourceTrust::kClient);
+  EXPECT_EQ(client->key, "wk_1");
+  EXPECT_EQ(AuthorizeIngest(keys, "", "swk_1")->trust, identity::SourceTrust::kServer);
+  EXPECT_EQ(AuthorizeIngest(keys, "Bearer ak_1", "")->trust, identity::SourceTrust::kServer);
+  EXPECT_EQ(keys.Classify("swk_1"), Role::kServerWrite);
+  // A server write key may only send events, too.
+  EXPECT_EQ(AuthorizeAdmin(keys, "Bearer swk_1").code(), absl::StatusCode::kPermissionDenied);
 }
 
 TEST(AuthTest, AdminNeedsBearerAdminKey) {

@@ -39,6 +39,13 @@ json PersonJson(const identity::IdentityGraph& graph, const profiles::Profile& p
     identities.push_back({{"ns", id.ns}, {"value", id.value}});
   }
   j["identities"] = std::move(identities);
+  json claims = json::array();
+  for (const identity::Claim& c : graph.Claims(root)) {
+    claims.push_back({{"ns", c.id.ns}, {"value", c.id.value}, {"claimed_at", FormatIso8601(c.at)}});
+  }
+  // Identifiers claimed through a public write key and not yet confirmed:
+  // they link nobody.
+  j["unverified"] = std::move(claims);
 
   json traits = json::object();
   for (const auto& [key, value] : profile.traits) traits[key] = RawJson(value.json);

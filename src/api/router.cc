@@ -181,10 +181,16 @@ Response IngestAckResponse(const ingest::IngestAck& ack, bool no_valid_event) {
 Router::Router(const ServerOptions& options, Services services, Metrics& metrics)
     : max_body_bytes_(options.max_body_bytes),
       parse_options_(options.parse),
-      keys_(options.write_keys, options.admin_keys),
+      keys_(options.write_keys, options.admin_keys, options.server_write_keys),
       services_(services),
       metrics_(metrics),
-      audiences_(options, services) {}
+      audiences_(options, services) {
+  for (const auto* keys : {&options.server_write_keys, &options.write_keys, &options.admin_keys}) {
+    for (const std::string& k : *keys) {
+      if (!k.empty()) message_scopes_.push_back(services_.pipeline.MessageScope(k));
+    }
+  }
+}
 
 void Router::Handle(Request request, Reply reply) {
   Responder respond(std::move(reply));
@@ -287,6 +293,21 @@ void Router::HandleIngest(ingest::Endpoint endpoint, Request& request, const Res
     return;
   }
 
+  // With an Authorization header, the key is checked before the body is
+  // decompressed or parsed; without one, the body's writeKey is.
+  const std::string_view authorization = request.Header("Authorization");
+  std::optional<IngestSource> source;
+  auto unauthorized = [&reply] {
+    Response r = ErrorResponse(401, "unknown write key", "writeKey");
+    r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"facet\"");
+    reply(std::move(r));
+  };
+  if (!authorization.empty()) {
+    absl::StatusOr<IngestSource> s = AuthorizeIngest(keys_, authorization, "");
+    if (!s.ok()) return unauthorized();
+    source = std::move(*s);
+  }
+
   std::string body = std::move(request.body);
   std::string_view encoding = TrimSpaces(request.Header("Content-Encoding"));
   bool compressed = EqualsIgnoreCase(encoding, "gzip") || EqualsIgnoreCase(encoding, "x-gzip") ||
@@ -308,12 +329,13 @@ void Router::HandleIngest(ingest::Endpoint endpoint, Request& request, const Res
 
   ingest::RequestParse parse =
       ingest::ParseRequest(endpoint, body, services_.clock.NowMs(), parse_options_);
-  if (!AuthorizeIngest(keys_, request.Header("Authorization"), parse.write_key).ok()) {
-    Response r = ErrorResponse(401, "unknown write key", "writeKey");
-    r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"facet\"");
-    reply(std::move(r));
-    return;
+  if (!source) {
+    absl::StatusOr<IngestSource> s = AuthorizeIngest(keys_, "", parse.write_key);
+    if (!s.ok()) return unauthorized();
+    source = std::move(*s);
   }
+  parse.source_trust = source->trust;
+  parse.source_key = std::move(source->key);
   if (parse.fatal) {
     reply(JsonResponse(parse.too_large ? 413 : 400, ErrorJson(*parse.fatal)));
     return;
@@ -452,7 +474,16 @@ void Router::UndoMerge(std::string_view id_text, const Responder& respond) {
 }
 
 Response Router::Event(std::string_view message_id) const {
-  absl::StatusOr<profiles::MessageIdEntry> entry = profiles::LookupMessageId(services_.kv, message_id);
+  // The id is looked up in every key's scope (first found), then as stored
+  // before scoping.
+  absl::StatusOr<profiles::MessageIdEntry> entry = absl::NotFoundError("event not found");
+  for (const std::string& scope : message_scopes_) {
+    entry = profiles::LookupMessageKey(services_.kv, profiles::MessageIdKey(scope, message_id));
+    if (!absl::IsNotFound(entry.status())) break;
+  }
+  if (absl::IsNotFound(entry.status()) && services_.pipeline.has_unscoped_message_ids()) {
+    entry = profiles::LookupMessageKey(services_.kv, message_id);
+  }
   if (!entry.ok()) {
     if (absl::IsNotFound(entry.status())) return ErrorResponse(404, "event not found");
     return StatusResponse(entry.status());

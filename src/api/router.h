@@ -102,6 +102,8 @@ class Router {
   const size_t max_body_bytes_;
   const ingest::ParseOptions parse_options_;
   const KeyRing keys_;
+  // The messageId scope of every configured key (Pipeline::MessageScope).
+  std::vector<std::string> message_scopes_;
   Services services_;
   Metrics& metrics_;
   const AudienceRoutes audiences_;

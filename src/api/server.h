@@ -51,6 +51,10 @@ struct ServerOptions {
   // name or as "writeKey" in the body. Admin keys ("Authorization: Bearer
   // KEY") may call every endpoint.
   std::vector<std::string> write_keys;
+  // Server write keys: secret, for back-ends and imports. They may only send
+  // events, like write keys, but their email and phone identifiers link
+  // persons; a (client) write key's only make unverified claims.
+  std::vector<std::string> server_write_keys;
   std::vector<std::string> admin_keys;
   // Admin keys that may export raw values of PII namespaces (email, phone,
   // ...; IdentityOptions::pii_namespaces) from member exports; others get

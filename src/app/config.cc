@@ -107,8 +107,9 @@ absl::Status LoadConfigFile(const std::string& path, Config* c) {
     RETURN_IF_ERROR(Read(path, "server.threads", s["threads"], &c->server.threads));
   }
   if (auto k = root["keys"]) {
-    RETURN_IF_ERROR(CheckKeys(path, "keys", k, {"write", "admin", "pii"}));
+    RETURN_IF_ERROR(CheckKeys(path, "keys", k, {"write", "server_write", "admin", "pii"}));
     RETURN_IF_ERROR(ReadStrings(path, "keys.write", k["write"], &c->server.write_keys));
+    RETURN_IF_ERROR(ReadStrings(path, "keys.server_write", k["server_write"], &c->server.server_write_keys));
     RETURN_IF_ERROR(ReadStrings(path, "keys.admin", k["admin"], &c->server.admin_keys));
     RETURN_IF_ERROR(ReadStrings(path, "keys.pii", k["pii"], &c->server.pii_keys));
   }

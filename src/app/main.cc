@@ -34,7 +34,7 @@ int main(int argc, char** argv) {
   int threads = -1;
   int heap_reserve_mb = -1;
   std::string bind;
-  std::vector<std::string> write_keys, admin_keys, pii_keys;
+  std::vector<std::string> write_keys, server_write_keys, admin_keys, pii_keys;
   serve->add_option("--config", config_file, "YAML config file (see docs/configuration.md)")->check(CLI::ExistingFile);
   serve->add_option("--port", port, "TCP port (default 8080; 0 picks a free port)")->check(CLI::Range(0, 65535));
   serve->add_option("--bind", bind, "Address to listen on (default 0.0.0.0)");
@@ -43,7 +43,12 @@ int main(int argc, char** argv) {
   serve->add_option("--heap-reserve-mb", heap_reserve_mb,
                     "Free heap kept faulted in ahead of need (default 256; 0 = off)")
       ->check(CLI::Range(0, 1 << 20));
-  serve->add_option("--write-key", write_keys, "Write key (public; may only send events). Repeatable");
+  serve->add_option("--write-key", write_keys,
+                    "Client write key (public, in pages and apps; may only send events; its email and phone "
+                    "identifiers are unverified claims that link nobody). Repeatable");
+  serve->add_option("--server-write-key", server_write_keys,
+                    "Server write key (secret, for back-ends, server-side SDKs and imports; may only send "
+                    "events; its identifiers link persons). Repeatable");
   serve->add_option("--admin-key", admin_keys, "Admin key (secret; every other endpoint). Repeatable");
   serve->add_option("--pii-key", pii_keys, "Admin key that may export raw PII (email, phone). Repeatable");
 
@@ -51,7 +56,9 @@ int main(int argc, char** argv) {
   auto* import = app.add_subcommand("import", "Stream CSV or NDJSON files into a running server");
   facet::importer::ImportOptions import_options;
   import->add_option("--url", import_options.url, "Server URL")->default_val("http://127.0.0.1:8080");
-  import->add_option("--write-key", import_options.write_key, "Write key")->required();
+  import->add_option("--write-key", import_options.write_key, "Server write key (secret)")->required();
+  import->add_option("--id-key", import_options.id_key,
+                     "Key of the default messageIds (default: the write key); keep it to re-run an import");
   import->add_option("--mapping", import_options.mapping_path, "Mapping file (docs/import-mapping.md)")->required()->check(CLI::ExistingFile);
   import->add_option("--rejects", import_options.reject_path, "Reject file (default <input>.rejects.csv)");
   import->add_option("--batch-size", import_options.batch_size, "Events per request")->default_val(500)->check(CLI::Range(1, 5000));
@@ -99,6 +106,7 @@ int main(int argc, char** argv) {
     if (heap_reserve_mb >= 0) config.heap_reserve_mb = static_cast<size_t>(heap_reserve_mb);
     if (!bind.empty()) config.server.bind_address = bind;
     for (auto& k : write_keys) config.server.write_keys.push_back(k);
+    for (auto& k : server_write_keys) config.server.server_write_keys.push_back(k);
     for (auto& k : admin_keys) config.server.admin_keys.push_back(k);
     for (auto& k : pii_keys) config.server.pii_keys.push_back(k);
     if (auto s = facet::app::Serve(std::move(config)); !s.ok()) return Fail(s);

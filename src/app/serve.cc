@@ -18,8 +18,10 @@
 namespace facet::app {
 
 absl::Status Serve(Config config) {
-  if (config.server.write_keys.empty()) {
-    return absl::InvalidArgumentError("no write key: pass --write-key KEY or set keys.write in the config file");
+  if (config.server.write_keys.empty() && config.server.server_write_keys.empty()) {
+    return absl::InvalidArgumentError(
+        "no write key: pass --write-key KEY (client) or --server-write-key KEY, or set keys.write or "
+        "keys.server_write in the config file");
   }
   if (config.server.admin_keys.empty()) {
     return absl::InvalidArgumentError("no admin key: pass --admin-key KEY or set keys.admin in the config file");

@@ -48,6 +48,11 @@ struct IdentityOptions {
       {"wechat_openid", 10}, {"wechat_unionid", 1}};
   // Namespaces whose values are personal data (exported as keyed hashes).
   std::vector<std::string> pii_namespaces = {"email", "phone", "wechat_openid", "wechat_unionid"};
+  // Namespaces whose identifiers, sent through a public (client) write key,
+  // are only claims: they never link persons, and become identifiers only
+  // when a server source sends them, or an event carries the user_id the
+  // person already had. user_id and anonymous_id are never claims.
+  std::vector<std::string> claim_namespaces = {"email", "phone"};
 };
 
 // Normalises `raw` for namespace `ns`: trims surrounding whitespace for all

@@ -97,6 +97,7 @@ struct IdentityGraph::State {
     std::vector<uint32_t> own;       // indices into `identifiers`, ascending
     NsCounts counts;                 // identifiers per namespace in the subtree
     std::vector<uint64_t> merges;    // log entries naming this atom
+    std::vector<Claim> claims;       // unverified, oldest first
   };
   struct IdentEntry {
     Identifier id;
@@ -122,6 +123,7 @@ struct IdentityGraph::State {
   absl::flat_hash_map<std::string, uint32_t> ns_ids;
   std::vector<int64_t> ns_caps;
   uint32_t user_id_ns = 0;
+  std::vector<bool> ns_claims;  // by namespace: a claim from client sources
 
   std::vector<Atom> atoms;
   std::vector<IdentEntry> identifiers;  // in the order they were added
@@ -143,6 +145,9 @@ struct IdentityGraph::State {
     auto cap = options.max_per_namespace.find(ns);
     ns_caps.push_back(cap == options.max_per_namespace.end() ? kUnlimited
                                                              : std::max<int64_t>(cap->second, 0));
+    ns_claims.push_back(ns != kUserId && ns != kAnonymousId &&
+                        std::find(options.claim_namespaces.begin(), options.claim_namespaces.end(), ns) !=
+                            options.claim_namespaces.end());
     return id;
   }
 
@@ -247,6 +252,7 @@ struct IdentityGraph::State {
     r.created_at = a.created_at;
     r.identifiers.reserve(a.own.size());
     for (uint32_t i : a.own) r.identifiers.push_back({i, identifiers[i].id});
+    r.claims = a.claims;
     batch->Put(store::Column::kPersons, store::Fixed32Key(id), internal::EncodeAtomRecord(r));
   }
 
@@ -264,6 +270,38 @@ struct IdentityGraph::State {
       key_check_written = true;
     }
   }
+
+  // Records (or refreshes) `id` as an unverified claim of atom `root`,
+  // keeping the newest kMaxClaimsPerAtom.
+  void AddClaim(PersonId root, const Identifier& id, TimeMs at) {
+    std::vector<Claim>& claims = atoms[root].claims;
+    auto same = std::find_if(claims.begin(), claims.end(), [&](const Claim& c) { return c.id == id; });
+    if (same != claims.end()) {
+      claims.erase(same);
+      --claims_held;
+    }
+    claims.push_back(Claim{id, at});
+    ++claims_held;
+    if (claims.size() > IdentityGraph::kMaxClaimsPerAtom) {
+      claims.erase(claims.begin());
+      --claims_held;
+    }
+  }
+
+  // Removes claim `id` from every atom of `root`'s tree (it is confirmed).
+  template <typename Mark>
+  void DropClaim(PersonId root, const Identifier& id, Mark& mark) {
+    ForEachInSubtree(root, [&](PersonId a) {
+      std::vector<Claim>& claims = atoms[a].claims;
+      auto it = std::find_if(claims.begin(), claims.end(), [&](const Claim& c) { return c.id == id; });
+      if (it == claims.end()) return;
+      claims.erase(it);
+      --claims_held;
+      mark(a);
+    });
+  }
+
+  size_t claims_held = 0;
 
   absl::Status LoadFrom(const store::KvStore& store);
 };
@@ -330,6 +368,8 @@ absl::Status IdentityGraph::State::LoadFrom(const store::KvStore& store) {
       a.parent = rec->parent;
       a.attached_by = rec->attached_by;
       a.created_at = rec->created_at;
+      a.claims = std::move(rec->claims);
+      claims_held += a.claims.size();
       for (internal::StoredIdentifier& s : rec->identifiers) {
         pending.push_back(Pending{s.seq, id, std::move(s.id)});
       }
@@ -486,16 +526,16 @@ absl::Status IdentityGraph::Load() {
 
 absl::StatusOr<ResolveResult> IdentityGraph::Resolve(std::span<const Identifier> ids, TimeMs at,
                                                      std::string_view reason,
-                                                     store::WriteBatch* batch) {
+                                                     store::WriteBatch* batch, SourceTrust trust) {
   absl::InlinedVector<Digest, 8> digests(ids.size());
   for (size_t i = 0; i < ids.size(); ++i) state_->pseudonymizer.DigestInto(ids[i].ns, ids[i].value, digests[i]);
-  return Resolve(ids, digests, at, reason, batch);
+  return Resolve(ids, digests, at, reason, batch, trust);
 }
 
 absl::StatusOr<ResolveResult> IdentityGraph::Resolve(std::span<const Identifier> ids,
                                                      std::span<const IdentifierDigest> digests, TimeMs at,
                                                      std::string_view reason,
-                                                     store::WriteBatch* batch) {
+                                                     store::WriteBatch* batch, SourceTrust trust) {
   if (ids.empty()) return absl::InvalidArgumentError("Resolve needs at least one identifier");
   if (batch == nullptr) return absl::InvalidArgumentError("Resolve needs a write batch");
   if (digests.size() != ids.size()) {
@@ -508,6 +548,7 @@ absl::StatusOr<ResolveResult> IdentityGraph::Resolve(std::span<const Identifier>
     const Identifier* id;
     Digest digest;
     PersonId atom;  // holder, or kNoPerson if unknown
+    bool claim;     // from a client source, in a claim namespace
   };
   absl::InlinedVector<Item, 8> items;
   auto add = [&](size_t i) -> absl::Status {
@@ -518,7 +559,8 @@ absl::StatusOr<ResolveResult> IdentityGraph::Resolve(std::span<const Identifier>
     if (id.value.empty()) {
       return absl::InvalidArgumentError("identifier '" + id.ns + "' has an empty value");
     }
-    Item item{&id, digests[i], kNoPerson};
+    Item item{&id, digests[i], kNoPerson,
+              trust == SourceTrust::kClient && s.ns_claims[s.Intern(id.ns)]};
     for (const Item& other : items) {
       if (other.digest == item.digest) return absl::OkStatus();  // repeated in this call
     }
@@ -535,12 +577,15 @@ absl::StatusOr<ResolveResult> IdentityGraph::Resolve(std::span<const Identifier>
     if (ids[i].ns != kUserId) RETURN_IF_ERROR(add(i));
   }
 
+  // A user_id the graph already knew vouches for its own person's claims.
+  const PersonId vouching_atom =
+      !items.empty() && items[0].id->ns == kUserId && !items[0].claim ? items[0].atom : kNoPerson;
   PersonId target = kNoPerson;
   size_t unknown = 0;
   for (const Item& item : items) {
     if (item.atom == kNoPerson) {
       ++unknown;
-    } else if (target == kNoPerson) {
+    } else if (target == kNoPerson && !item.claim) {
       target = s.atoms[item.atom].root;
     }
   }
@@ -584,7 +629,7 @@ absl::StatusOr<ResolveResult> IdentityGraph::Resolve(std::span<const Identifier>
   // cannot take it (e.g. a new user_id signing in on a device that belongs to
   // another user): it starts a person of its own, and the links to the
   // others are then checked (and refused) like any merge.
-  if (target != kNoPerson && items[0].atom == kNoPerson &&
+  if (target != kNoPerson && items[0].atom == kNoPerson && !items[0].claim &&
       !s.FitsCap(target, s.Intern(items[0].id->ns))) {
     target = s.NewAtom(at);
     result.created = true;
@@ -609,7 +654,7 @@ absl::StatusOr<ResolveResult> IdentityGraph::Resolve(std::span<const Identifier>
   } else {
     absl::InlinedVector<PersonId, 4> refused_roots;
     for (const Item& item : items) {
-      if (item.atom == kNoPerson) continue;
+      if (item.atom == kNoPerson || item.claim) continue;
       const PersonId other = s.atoms[item.atom].root;
       if (other == target ||
           std::find(refused_roots.begin(), refused_roots.end(), other) != refused_roots.end()) {
@@ -655,6 +700,23 @@ absl::StatusOr<ResolveResult> IdentityGraph::Resolve(std::span<const Identifier>
   }
 
   for (const Item& item : items) {
+    if (item.claim) {
+      if (item.atom != kNoPerson) {
+        const PersonId other = s.atoms[item.atom].root;
+        if (other != target) {
+          refuse(other, item, item.id->ns + " from a client write key does not link persons");
+          s.AddClaim(target, *item.id, at);
+          mark(target);
+        }
+        continue;
+      }
+      if (vouching_atom == kNoPerson || s.atoms[vouching_atom].root != target) {
+        s.AddClaim(target, *item.id, at);
+        mark(target);
+        continue;
+      }
+      // Confirmed by the person's own user_id: attached below.
+    }
     if (item.atom != kNoPerson) continue;
     const uint32_t ns = s.Intern(item.id->ns);
     if (!s.FitsCap(target, ns)) {
@@ -670,6 +732,7 @@ absl::StatusOr<ResolveResult> IdentityGraph::Resolve(std::span<const Identifier>
     batch->Put(store::Column::kIdentities, internal::IdentityKey(item.id->ns, item.digest),
                store::Fixed32Key(target));
     mark(target);
+    if (s.claims_held > 0) s.DropClaim(target, *item.id, mark);
   }
 
   for (PersonId a : dirty) s.PutAtom(a, batch);
@@ -701,6 +764,15 @@ std::vector<PersonId> IdentityGraph::Members(PersonId root) const {
   std::vector<PersonId> out;
   if (!Exists(root)) return out;
   state_->ForEachInSubtree(root, [&](PersonId a) { out.push_back(a); });
+  return out;
+}
+
+std::vector<Claim> IdentityGraph::Claims(PersonId root) const {
+  const State& s = *state_;
+  std::vector<Claim> out;
+  if (!Exists(root)) return out;
+  s.ForEachInSubtree(root, [&](PersonId a) { out.insert(out.end(), s.atoms[a].claims.begin(), s.atoms[a].claims.end()); });
+  std::stable_sort(out.begin(), out.end(), [](const Claim& a, const Claim& b) { return a.at < b.at; });
   return out;
 }
 

@@ -34,6 +34,18 @@ namespace facet::identity {
 
 enum class MergeStatus : uint8_t { kMerged = 0, kUndone = 1, kRefused = 2 };
 
+// How far the source of an event is trusted: kServer for back-end sources
+// (secret server write keys, imports, admin keys), kClient for browsers
+// and apps, whose write key anyone can read.
+enum class SourceTrust : uint8_t { kServer = 0, kClient = 1 };
+
+// An identifier a person claimed through a client source and that nothing
+// has confirmed yet (IdentityOptions::claim_namespaces).
+struct Claim {
+  Identifier id;
+  TimeMs at = 0;  // last claimed
+};
+
 // One entry of the merge log. A refused link (a rule stopped it) is logged
 // too, with `status == kRefused` and the rule in `detail`. The same link
 // refused again (same surviving root, absorbed root and identifier) reuses
@@ -91,7 +103,14 @@ class IdentityGraph {
   //    person that becomes the target, and the links to the others are
   //    checked like merges (and so refused);
   //  - unknown identifiers are attached to the target's root atom, again
-  //    subject to the caps.
+  //    subject to the caps;
+  //  - with `trust` kClient, identifiers of IdentityOptions::claim_namespaces
+  //    are claims: they never choose the target nor link another person (a
+  //    claim held by another person is a refused link, logged), and an
+  //    unknown one joins the target only when the event also carries a
+  //    user_id the target already held; otherwise it is kept as an
+  //    unverified Claim of the target (the newest kMaxClaimsPerAtom per
+  //    atom). A server source attaching a claimed identifier confirms it.
   // The surviving root of a merge is the target, except that a person with
   // a user_id survives one without (and then becomes the target). All mutations are appended
   // to `batch`; the in-memory graph is updated at once (the caller writes
@@ -100,14 +119,16 @@ class IdentityGraph {
   // empty `ids` or an identifier with an empty namespace or value; nothing
   // changes then.
   absl::StatusOr<ResolveResult> Resolve(std::span<const Identifier> ids, TimeMs at,
-                                        std::string_view reason, store::WriteBatch* batch);
+                                        std::string_view reason, store::WriteBatch* batch,
+                                        SourceTrust trust = SourceTrust::kServer);
   // The same, with `digests[i]` the pseudonym of `ids[i]` computed
   // beforehand by a copy of pseudonymizer() (e.g. on the thread that parsed
   // the event, so that the graph's single writer does not hash).
   // InvalidArgument when the two spans differ in length.
   absl::StatusOr<ResolveResult> Resolve(std::span<const Identifier> ids,
                                         std::span<const IdentifierDigest> digests, TimeMs at,
-                                        std::string_view reason, store::WriteBatch* batch);
+                                        std::string_view reason, store::WriteBatch* batch,
+                                        SourceTrust trust = SourceTrust::kServer);
 
   // The root person holding `id` (normalised), or NotFound.
   absl::StatusOr<PersonId> Find(const Identifier& id) const;
@@ -122,6 +143,10 @@ class IdentityGraph {
 
   // Identifiers of every atom in `root`'s tree, in the order they were added.
   std::vector<Identifier> Identities(PersonId root) const;
+
+  // Unverified claims of every atom in `root`'s tree, oldest first.
+  std::vector<Claim> Claims(PersonId root) const;
+  static constexpr size_t kMaxClaimsPerAtom = 16;
 
   // Merge log entries that involve any atom of `root`'s tree, oldest first.
   std::vector<MergeRecord> MergesOf(PersonId root) const;

@@ -62,7 +62,9 @@ absl::StatusOr<Input> OpenInput(const std::string& path, const Mapping& mapping,
     in.reader = std::move(*reader);
   }
   absl::StatusOr<RowTransformer> t = RowTransformer::Create(
-      mapping, in.reader->columns(), {.input_name = in.name, .max_event_bytes = options.max_event_bytes});
+      mapping, in.reader->columns(), {.input_name = in.name,
+       .max_event_bytes = options.max_event_bytes,
+       .id_key = options.id_key.empty() ? options.write_key : options.id_key});
   if (!t.ok()) {
     return absl::Status(t.status().code(), internal::Cat(path, ": mapping ", mapping.source_name,
                                                         ": ", t.status().message()));

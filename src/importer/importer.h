@@ -35,7 +35,11 @@ namespace facet::importer {
 
 struct ImportOptions {
   std::string url = "http://127.0.0.1:8080";
+  // Use a server write key: imports come from the back-end.
   std::string write_key;
+  // Key of the default messageIds (rows without a mapped message_id);
+  // empty: the write key. Keep it to re-run an import without duplicates.
+  std::string id_key;
   std::string mapping_path;
   std::vector<std::string> inputs;  // "-" is standard input
   // Default: "<first input's base name>.rejects.csv" in the current directory.

@@ -8,6 +8,7 @@
 #include "base/status.h"
 #include "base/time_format.h"
 #include "importer/internal/json_text.h"
+#include "identity/identifier.h"
 #include "importer/internal/strings.h"
 
 namespace facet::importer {
@@ -34,31 +35,12 @@ absl::StatusOr<std::optional<BoundValue>> BindOptional(const std::optional<Value
   return std::optional<BoundValue>(std::move(b));
 }
 
-uint64_t Mix(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  x ^= x >> 31;
-  return x;
-}
-
 }  // namespace
 
-std::string DefaultMessageId(std::string_view seed) {
-  uint64_t a = 0xcbf29ce484222325ULL, b = 0x84222325cbf29ce4ULL;
-  for (unsigned char c : seed) {
-    a = (a ^ c) * 0x100000001b3ULL;
-    b = (b ^ c) * 0x00000100000001b3ULL + 0x9e3779b97f4a7c15ULL;
-  }
-  a = Mix(a ^ seed.size());
-  b = Mix(b + a);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "imp-";
-  for (uint64_t v : {a, b}) {
-    for (int shift = 60; shift >= 0; shift -= 4) out.push_back(kHex[(v >> shift) & 15]);
-  }
-  return out;
+std::string DefaultMessageId(std::string_view key, std::string_view seed) {
+  // HMAC-SHA256 under `key`, as identifiers are pseudonymised: unguessable
+  // without the key, stable with it.
+  return "imp-" + identity::Pseudonymizer(std::string(key)).HexDigest("import", seed).substr(0, 32);
 }
 
 absl::StatusOr<RowTransformer> RowTransformer::Create(const Mapping& mapping,
@@ -68,6 +50,7 @@ absl::StatusOr<RowTransformer> RowTransformer::Create(const Mapping& mapping,
   t.mapping_ = &mapping;
   t.columns_ = columns;
   t.options_ = std::move(options);
+  t.id_keys_.emplace(t.options_.id_key);
   ASSIGN_OR_RETURN(t.event_, BindOptional(mapping.event, columns));
   ASSIGN_OR_RETURN(t.name_, BindOptional(mapping.name, columns));
   ASSIGN_OR_RETURN(t.user_id_, BindOptional(mapping.user_id, columns));
@@ -166,7 +149,7 @@ bool RowTransformer::BuildEvent(const Record& record, const std::string& id_seed
   }
   text.clear();
   if (message_id_ && !EvalText(*message_id_, record, columns_, enc, &text, reason)) return false;
-  event->Set({"messageId"}, JsonString(text.empty() ? DefaultMessageId(id_seed) : text));
+  event->Set({"messageId"}, JsonString(text.empty() ? "imp-" + id_keys_->HexDigest("import", id_seed).substr(0, 32) : text));
   if (timestamp_) {
     if (!EvalText(*timestamp_, record, columns_, enc, &text, reason)) return false;
     if (!text.empty()) {

@@ -23,11 +23,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "identity/identifier.h"
 #include "importer/internal/bound_value.h"
 #include "importer/internal/json_object.h"
 #include "importer/internal/timestamp.h"
@@ -41,6 +43,10 @@ struct TransformOptions {
   std::string input_name;
   // Largest event the server accepts, in bytes of JSON.
   size_t max_event_bytes = 32000;
+  // Key of the default messageIds (an HMAC of the row's place): without it
+  // they cannot be guessed, so nobody can send an event ahead with the same
+  // id. The same key gives the same ids, so a re-run import is de-duplicated.
+  std::string id_key;
 };
 
 // Which row of which input (0-based position in the list of inputs).
@@ -99,6 +105,7 @@ class RowTransformer {
   const Mapping* mapping_ = nullptr;
   std::vector<std::string> columns_;
   TransformOptions options_;
+  std::optional<identity::Pseudonymizer> id_keys_;  // keyed by options_.id_key
   std::optional<internal::BoundValue> event_, name_, user_id_, anonymous_id_, group_id_,
       previous_id_, message_id_, timestamp_;
   std::optional<internal::TimestampParser> timestamp_parser_;
@@ -143,6 +150,6 @@ class EventGrouper {
 };
 
 // A deterministic messageId for `seed` ("imp-" and 32 hex digits).
-std::string DefaultMessageId(std::string_view seed);
+std::string DefaultMessageId(std::string_view key, std::string_view seed);
 
 }  // namespace facet::importer

@@ -221,7 +221,7 @@ timestamp: {column: Since, format: unix_ms}
   EXPECT_EQ(a["traits"]["address"]["city"], "Foshan");
   EXPECT_EQ(a["timestamp"], "2023-11-14T22:13:20.000Z");
   // Default messageIds are stable: a hash of the file name and line.
-  EXPECT_EQ(a["messageId"], DefaultMessageId("in.csv:2"));
+  EXPECT_EQ(a["messageId"], DefaultMessageId("", "in.csv:2"));
   json b = json::parse(out.events[1].json);
   EXPECT_FALSE(b["traits"].contains("email"));
   EXPECT_FALSE(b.contains("timestamp"));
@@ -325,9 +325,11 @@ TEST(RowTransformTest, BadRecordsAreRejectedWithTheReadersReason) {
 }
 
 TEST(RowTransformTest, DefaultMessageIdIsStableAndDistinct) {
-  EXPECT_EQ(DefaultMessageId("a.csv:2"), DefaultMessageId("a.csv:2"));
-  EXPECT_NE(DefaultMessageId("a.csv:2"), DefaultMessageId("a.csv:3"));
-  EXPECT_EQ(DefaultMessageId("x").size(), 36u);
+  EXPECT_EQ(DefaultMessageId("k", "a.csv:2"), DefaultMessageId("k", "a.csv:2"));
+  EXPECT_NE(DefaultMessageId("k", "a.csv:2"), DefaultMessageId("k", "a.csv:3"));
+  EXPECT_EQ(DefaultMessageId("k", "x").size(), 36u);
+  // Keyed: without the key, nobody can compute a row's id ahead of the import.
+  EXPECT_NE(DefaultMessageId("k", "a.csv:2"), DefaultMessageId("other", "a.csv:2"));
 }
 
 }  // namespace

@@ -67,6 +67,10 @@ struct Pipeline::Work {
   // The pseudonyms of every event's identifiers, event after event, computed
   // by Submit() on the caller's thread.
   std::vector<identity::IdentifierDigest> digests;
+  // By event: the messageId key in the sender's scope, and a hash of the
+  // event's identity and body (a same-id event that differs conflicts).
+  std::vector<std::string> message_keys;
+  std::vector<uint64_t> fingerprints;
   Done done;
   Mutation mutation;  // set for Execute()
   std::function<void(absl::Status)> mutation_done;
@@ -95,6 +99,7 @@ absl::Status Pipeline::Recover() {
   const auto persons = static_cast<PersonId>(graph_.atom_count());
   RETURN_IF_ERROR(Annotate(profiles_.Load(persons), "loading profiles"));
   ASSIGN_OR_RETURN(EventSeq last, profiles::LastSeq(kv_));
+  ASSIGN_OR_RETURN(unscoped_message_ids_, profiles::HasUnscopedMessageIds(kv_));
   next_seq_ = last + 1;
   // Events after the checkpoint are replayed onto their atoms' profiles.
   uint64_t replayed = 0;
@@ -183,6 +188,24 @@ void Pipeline::Submit(RequestParse parse, Done done) {
     w->fields.reserve(parse.events.size());
     for (const ParsedEvent& pe : parse.events) w->fields.emplace_back(pe.event);
   }
+  const std::string scope = MessageScope(parse.source_key);
+  w->message_keys.reserve(parse.events.size());
+  w->fingerprints.reserve(parse.events.size());
+  std::string body;
+  for (const ParsedEvent& pe : parse.events) {
+    const profiles::Event& e = pe.event;
+    w->message_keys.push_back(profiles::MessageIdKey(scope, e.message_id));
+    body.assign(profiles::EventTypeName(e.type)).push_back('\0');
+    body.append(e.name).push_back('\0');
+    for (const identity::Identifier& id : pe.identifiers) body.append(id.ns).append(1, '=').append(id.value).push_back('\0');
+    body.append(e.properties).push_back('\0');
+    for (const auto& [key, json] : e.traits) body.append(key).append(1, '=').append(json).push_back('\0');
+    identity::IdentifierDigest d;
+    pseudonymizer_.DigestInto("event", body, d);
+    uint64_t fingerprint = 0;
+    for (int b = 0; b < 8; ++b) fingerprint = (fingerprint << 8) | d[b];
+    w->fingerprints.push_back(fingerprint);
+  }
   w->parse = std::move(parse);
   w->done = std::move(done);
   {
@@ -242,7 +265,11 @@ void Pipeline::UndoMerge(uint64_t merge_id,
       });
 }
 
-void Pipeline::ApplyWork(Work& w, Group& g, absl::flat_hash_set<std::string_view>& group_ids) {
+std::string Pipeline::MessageScope(std::string_view key) const {
+  return pseudonymizer_.Digest("write_key", key).substr(0, profiles::kMessageScopeBytes);
+}
+
+void Pipeline::ApplyWork(Work& w, Group& g, absl::flat_hash_map<std::string_view, uint64_t>& group_ids) {
   if (w.mutation) {
     w.mutation_status = w.mutation(&g.batch);
     return;
@@ -267,17 +294,37 @@ void Pipeline::ApplyWork(Work& w, Group& g, absl::flat_hash_set<std::string_view
     profiles::Event& e = pe.event;
     const size_t first_digest = digests_at;
     digests_at += pe.identifiers.size();
-    bool duplicate = group_ids.contains(e.message_id);
-    if (!duplicate) {
-      auto seen = profiles::LookupMessageId(kv_, e.message_id);
+    const std::string& message_key = w.message_keys[i];
+    const uint64_t fingerprint = w.fingerprints[i];
+    const std::string where = pe.in_batch ? "batch[" + std::to_string(pe.index) + "]." : "";
+    std::optional<uint64_t> seen_fingerprint;
+    bool duplicate = false;
+    if (auto it = group_ids.find(message_key); it != group_ids.end()) {
+      duplicate = true;
+      seen_fingerprint = it->second;
+    } else {
+      auto seen = profiles::LookupMessageKey(kv_, message_key);
+      if (absl::IsNotFound(seen.status()) && unscoped_message_ids_) {
+        seen = profiles::LookupMessageKey(kv_, e.message_id);
+      }
       if (seen.ok()) {
         duplicate = now - seen->received_at < options_.dedupe_window_ms;
+        seen_fingerprint = seen->fingerprint;
       } else if (!absl::IsNotFound(seen.status())) {
         w.ack.status = seen.status();
         return;
       }
     }
-    for (std::string& warning : pe.warnings) w.ack.warnings.push_back(std::move(warning));
+    if (duplicate && seen_fingerprint && *seen_fingerprint != fingerprint) {
+      // Not a retry: another event under an id already taken. Kept aside,
+      // never counted as a duplicate, so that it cannot hide the other.
+      quarantine(InputError{"messageId conflict: an event with this messageId and a different identity or "
+                            "body was already stored; not stored",
+                            where + "messageId", pe.in_batch ? pe.index : 0},
+                 e.message_id);
+      continue;
+    }
+    for (std::string& warning : pe.warnings) w.ack.warnings.push_back(where + std::move(warning));
     if (duplicate) {
       ++w.ack.duplicates;
       counters_.events_deduplicated.fetch_add(1, std::memory_order_relaxed);
@@ -286,9 +333,9 @@ void Pipeline::ApplyWork(Work& w, Group& g, absl::flat_hash_set<std::string_view
     auto resolved = graph_.Resolve(
         pe.identifiers,
         std::span<const identity::IdentifierDigest>(w.digests).subspan(first_digest, pe.identifiers.size()), now,
-        profiles::EventTypeName(e.type), &g.batch);
+        profiles::EventTypeName(e.type), &g.batch, p.source_trust);
     if (!resolved.ok()) {
-      InputError err{std::string(resolved.status().message()), "userId", -1};
+      InputError err{std::string(resolved.status().message()), where + "userId", pe.in_batch ? pe.index : 0};
       quarantine(err, e.message_id);
       continue;
     }
@@ -300,21 +347,25 @@ void Pipeline::ApplyWork(Work& w, Group& g, absl::flat_hash_set<std::string_view
     e.person = resolved->person;
     profiles_.Apply(e, resolved->person);
     if (audiences_) {
+      const size_t first_warning = w.ack.warnings.size();
       if (i < w.fields.size()) {
         audiences_->OnEvent(e, w.fields[i], resolved->person, now, &g.batch, &w.ack.warnings);
       } else {
         audiences_->OnEvent(e, segments::EventFields(e), resolved->person, now, &g.batch, &w.ack.warnings);
       }
+      if (!where.empty()) {
+        for (size_t k = first_warning; k < w.ack.warnings.size(); ++k) w.ack.warnings[k].insert(0, where);
+      }
     }
-    profiles::AppendEvent(e, &g.batch);
-    group_ids.insert(e.message_id);
+    profiles::AppendEvent(e, message_key, fingerprint, &g.batch);
+    group_ids.emplace(message_key, fingerprint);
     ++w.ack.accepted;
   }
 }
 
 void Pipeline::CommitterLoop() {
   NameThisThread("facet-commit");
-  absl::flat_hash_set<std::string_view> group_ids;
+  absl::flat_hash_map<std::string_view, uint64_t> group_ids;
   // The last group's batch, emptied: its memory serves the next group, and
   // is allocated and freed on this thread only.
   store::WriteBatch spare;

@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "base/clock.h"
@@ -144,6 +145,13 @@ class Pipeline {
   absl::StatusOr<std::vector<QuarantineEntry>> ListQuarantine(size_t limit) const;
 
   const PipelineCounters& counters() const { return counters_; }
+
+  // The messageId scope of write key `key` (profiles::kMessageScopeBytes
+  // bytes): events de-duplicate only against events of the same key.
+  std::string MessageScope(std::string_view key) const;
+  // Whether the store still holds message-id entries from before scoping
+  // (found by their message id alone). Set by Start().
+  bool has_unscoped_message_ids() const { return unscoped_message_ids_; }
   // False after a store failure: the state in memory may be ahead of disk and
   // the process must be restarted to recover.
   bool healthy() const { return healthy_.load(); }
@@ -156,7 +164,9 @@ class Pipeline {
   absl::Status Recover();
   // Applies one request or mutation to the state, appending to the group's
   // batch. `group_ids` holds the message ids already taken in this group.
-  void ApplyWork(Work& w, Group& g, absl::flat_hash_set<std::string_view>& group_ids);
+  // `group_ids` maps the message keys already taken in this group to their
+  // fingerprints.
+  void ApplyWork(Work& w, Group& g, absl::flat_hash_map<std::string_view, uint64_t>& group_ids);
 
   store::KvStore& kv_;
   identity::IdentityGraph& graph_;
@@ -188,6 +198,7 @@ class Pipeline {
   TimeMs last_checkpoint_ms_ = 0;
   segments::AudienceEngine* audiences_ = nullptr;
   TimeMs last_snapshot_ms_ = 0;
+  bool unscoped_message_ids_ = false;
 };
 
 }  // namespace facet::ingest

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <exception>
+#include <sstream>
 #include <string>
 #include <utility>
 
@@ -574,12 +575,32 @@ std::optional<Rejection> ParseMessage(Scope& scope, object obj, std::optional<Ev
   } else {
     ev.timestamp = scope.received_at;
   }
+  {
+    const std::string which = c.timestamp ? "timestamp" : c.original ? "originalTimestamp" : "receivedAt";
+    if (ev.timestamp < scope.options.min_timestamp_ms) {
+      return Rejection{which + " is before " + FormatIso8601(scope.options.min_timestamp_ms) +
+                           (c.timestamp || !c.original ? "" : " after clock-skew correction by sentAt"),
+                       which};
+    }
+    const TimeMs latest = scope.received_at + scope.options.max_future_skew_ms;
+    if (ev.timestamp > latest) {
+      parsed.warnings.push_back(which + ": more than " + std::to_string(scope.options.max_future_skew_ms / 3600000) +
+                                " h ahead of the server's clock; stored as " + FormatIso8601(latest));
+      ev.timestamp = latest;
+    }
+  }
 
   Sources src(scope, m);
   if (m.present[kContext]) src.context = m.value[kContext].get_object().value_unsafe();
   if (m.present[kProperties]) src.properties = m.value[kProperties].get_object().value_unsafe();
   FillContext(src, ev);
   FillProperties(src, ev);
+  if (ev.revenue && !(std::abs(*ev.revenue) <= scope.options.max_revenue)) {
+    std::ostringstream max;
+    max << scope.options.max_revenue;
+    return Rejection{"properties.revenue (or total) is out of range: at most " + max.str() + " in absolute value",
+                     "properties.revenue"};
+  }
   FillTraits(src, parsed);
   if (auto location = src.ContextMember("location")) ev.location = ReadLocation(*location);
   AddIdentifiers(src, c, std::move(user_id), std::move(anon_id), parsed);
@@ -614,6 +635,8 @@ void ParseItem(Scope& scope, element item, int index, bool in_batch,
     rejection = ParseMessage(scope, obj, implied, parsed);
   }
   if (!rejection) {
+    parsed.index = index;
+    parsed.in_batch = in_batch;
     r.events.push_back(std::move(parsed));
     return;
   }

@@ -15,6 +15,7 @@
 
 #include "base/types.h"
 #include "identity/identifier.h"
+#include "identity/identity_graph.h"
 #include "profiles/event.h"
 
 namespace facet::ingest {
@@ -48,6 +49,14 @@ struct ParseOptions {
   std::vector<IdentifierSource> identifier_sources = {
       {"wechat_openid", "traits.wechat_openid"}, {"wechat_unionid", "traits.wechat_unionid"}};
   identity::IdentityOptions identity;  // normalisation of identifier values
+  // Event times (after clock-skew correction) later than receivedAt plus
+  // this are stored as receivedAt plus this, with a warning; earlier than
+  // min_timestamp_ms (2000-01-01) they are refused.
+  TimeMs max_future_skew_ms = 24LL * 3600 * 1000;
+  TimeMs min_timestamp_ms = 946684800000;
+  // Largest |revenue| (or |total|) accepted: larger amounts are refused, so
+  // that no sum of them overflows.
+  double max_revenue = 1e12;
 };
 
 // Why one input was refused. `index` is the position in the batch (0 for
@@ -68,6 +77,8 @@ struct ParsedEvent {
   // and reported in `warnings`.
   std::vector<identity::Identifier> identifiers;
   std::vector<std::string> warnings;
+  int index = 0;          // position in the batch (0 for single-event endpoints)
+  bool in_batch = false;  // errors then name fields "batch[<index>].<field>"
 };
 
 struct RequestParse {
@@ -79,6 +90,10 @@ struct RequestParse {
   std::vector<InputError> rejected;       // invalid events, by index
   std::vector<std::string> rejected_raw;  // their JSON text (truncated to 4 KiB), same order
   std::string write_key;                  // "writeKey" from the body, if any
+  // Who sent it, once authenticated (set by the caller): how far its
+  // identifiers are trusted, and the key that scopes its messageIds.
+  identity::SourceTrust source_trust = identity::SourceTrust::kServer;
+  std::string source_key;
 };
 
 // Parses and validates one request body. `received_at` is the server time.
@@ -107,7 +122,9 @@ struct RequestParse {
 // Timestamps follow Segment: an explicit `timestamp` is used as is;
 // otherwise with `originalTimestamp` and `sentAt` (the event's, else the
 // batch's) the time is receivedAt - (sentAt - originalTimestamp); otherwise
-// `originalTimestamp`; otherwise receivedAt.
+// `originalTimestamp`; otherwise receivedAt. The result is then bounded:
+// later than receivedAt + max_future_skew_ms is clamped to it (a warning
+// says so); before min_timestamp_ms refuses the event.
 //
 // Filling the Event: a request-level `context` is merged under each event's
 // context (shallow: the event's keys win). Event::traits holds identify's

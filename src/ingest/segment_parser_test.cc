@@ -712,5 +712,31 @@ TEST(SegmentParserTest, DeepNestingDoesNotCrash) {
   EXPECT_TRUE(r.fatal);
 }
 
+TEST(SegmentParserTest, FutureTimesAreClampedAndAncientOnesRefused) {
+  ParsedEvent e = One(Endpoint::kTrack, R"({"userId":"u","event":"E","timestamp":"9999-01-01T00:00:00Z"})");
+  EXPECT_EQ(e.event.timestamp, kNow + 24LL * 3600 * 1000);
+  ASSERT_THAT(e.warnings, SizeIs(1));
+  EXPECT_THAT(e.warnings[0], HasSubstr("ahead of the server's clock"));
+
+  RequestParse r = Parse(Endpoint::kTrack, R"({"userId":"u","event":"E","timestamp":"1999-12-31T23:59:59Z"})");
+  ASSERT_THAT(r.rejected, SizeIs(1));
+  EXPECT_EQ(r.rejected[0].field, "timestamp");
+  EXPECT_THAT(r.rejected[0].error, HasSubstr("before 2000-01-01"));
+  // Skew correction cannot carry a time out of bounds either.
+  r = Parse(Endpoint::kTrack,
+            R"({"userId":"u","event":"E","originalTimestamp":"0001-01-01T00:00:00Z","sentAt":"9999-01-01T00:00:00Z"})");
+  ASSERT_THAT(r.rejected, SizeIs(1));
+  EXPECT_EQ(r.rejected[0].field, "originalTimestamp");
+}
+
+TEST(SegmentParserTest, RevenueOutOfRangeIsRefused) {
+  RequestParse r = Parse(Endpoint::kTrack, R"({"userId":"u","event":"E","properties":{"revenue":1e308}})");
+  ASSERT_THAT(r.rejected, SizeIs(1));
+  EXPECT_EQ(r.rejected[0].field, "properties.revenue");
+  EXPECT_THAT(r.events, IsEmpty());
+  EXPECT_EQ(One(Endpoint::kTrack, R"({"userId":"u","event":"E","properties":{"revenue":"-1e12"}})").event.revenue,
+            -1e12);
+}
+
 }  // namespace
 }  // namespace facet::ingest

@@ -98,10 +98,14 @@ void ApplyEvent(const Event& e, Profile* p) {
     p->revenue += *e.revenue;
     if (track) Slot(p->revenue_by_event, e.name) += *e.revenue;
   }
-  for (const auto& [key, json] : e.traits) SetTrait(key, e.timestamp, e.seq, json, p);
-  if (e.location && (!p->location || e.timestamp >= p->location_at)) {
+  // Which write is latest: nothing happened after it was received, so a
+  // time ahead of receivedAt (a wrong or forged clock) ranks as receivedAt
+  // and cannot outrank every later event.
+  const TimeMs at = e.received_at > 0 ? std::min(e.timestamp, e.received_at) : e.timestamp;
+  for (const auto& [key, json] : e.traits) SetTrait(key, at, e.seq, json, p);
+  if (e.location && (!p->location || at >= p->location_at)) {
     p->location = *e.location;
-    p->location_at = e.timestamp;
+    p->location_at = at;
   }
   p->applied_seq = std::max(p->applied_seq, e.seq);
 }

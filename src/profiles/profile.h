@@ -18,7 +18,7 @@
 namespace facet::profiles {
 
 struct TraitValue {
-  TimeMs updated_at = 0;   // timestamp of the event that set it
+  TimeMs updated_at = 0;   // time of the event that set it (at most its receivedAt)
   EventSeq seq = 0;        // tie-break: later seq wins at equal timestamps
   std::string json;        // JSON text of the value
 };
@@ -44,7 +44,8 @@ struct Profile {
 };
 
 // Adds one event to `p`: counts, first/last seen, revenue, traits (a value
-// replaces the current one only if its (timestamp, seq) is not older),
+// replaces the current one only if its (timestamp, seq) is not older; a
+// timestamp past the event's receivedAt counts as receivedAt),
 // location (latest by timestamp).
 void ApplyEvent(const Event& e, Profile* p);
 

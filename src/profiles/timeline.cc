@@ -131,25 +131,48 @@ class AtomCursor {
 
 }  // namespace
 
-void AppendEvent(const Event& e, store::WriteBatch* batch) {
+constexpr char kScopedMessageId = '\x01';
+
+std::string MessageIdKey(std::string_view scope, std::string_view message_id) {
+  std::string key;
+  key.reserve(1 + kMessageScopeBytes + message_id.size());
+  key.push_back(kScopedMessageId);
+  key.append(scope.substr(0, kMessageScopeBytes));
+  key.resize(1 + kMessageScopeBytes, '\0');
+  key.append(message_id);
+  return key;
+}
+
+void AppendEvent(const Event& e, std::string_view message_key, uint64_t fingerprint, store::WriteBatch* batch) {
   batch->Put(store::Column::kEvents, SeqKey(e.seq), EncodeEvent(e));
   batch->Put(store::Column::kTimeline, TimelineKey(e.person, e.timestamp, e.seq), "");
   if (!e.message_id.empty()) {
     std::string entry;
-    entry.reserve(16);
+    entry.reserve(24);
     store::PutFixed64BE(&entry, e.seq);
     store::PutInt64Ordered(&entry, e.received_at);
-    batch->Put(store::Column::kMessageIds, e.message_id, entry);
+    store::PutFixed64BE(&entry, fingerprint);
+    batch->Put(store::Column::kMessageIds, message_key, entry);
   }
 }
 
-absl::StatusOr<MessageIdEntry> LookupMessageId(const store::KvStore& kv, std::string_view message_id) {
-  ASSIGN_OR_RETURN(std::string raw, kv.Get(store::Column::kMessageIds, message_id));
-  if (raw.size() != 16) {
+absl::StatusOr<MessageIdEntry> LookupMessageKey(const store::KvStore& kv, std::string_view key) {
+  ASSIGN_OR_RETURN(std::string raw, kv.Get(store::Column::kMessageIds, key));
+  if (raw.size() != 16 && raw.size() != 24) {
     return absl::DataLossError("corrupt message-id entry: " + std::to_string(raw.size()) + " bytes");
   }
   std::string_view v(raw);
-  return MessageIdEntry{store::DecodeFixed64BE(v), store::DecodeInt64Ordered(v.substr(8))};
+  MessageIdEntry entry{store::DecodeFixed64BE(v), store::DecodeInt64Ordered(v.substr(8)), std::nullopt};
+  if (raw.size() == 24) entry.fingerprint = store::DecodeFixed64BE(v.substr(16));
+  return entry;
+}
+
+absl::StatusOr<bool> HasUnscopedMessageIds(const store::KvStore& kv) {
+  // Scoped keys open with 0x01 and sort before any printable message id.
+  auto it = kv.NewIterator(store::Column::kMessageIds);
+  it->SeekToLast();
+  RETURN_IF_ERROR(it->status());
+  return it->Valid() && !it->key().empty() && it->key()[0] != kScopedMessageId;
 }
 
 absl::StatusOr<Event> ReadEvent(const store::KvStore& kv, EventSeq seq) {

@@ -1,8 +1,11 @@
 // Timeline: the stored events and the per-person index over them.
 //
 // Keys: kEvents: seq(8, BE) -> EncodeEvent; kTimeline: atom(4, BE) +
-// timestamp(8, ordered) + seq(8, BE) -> ""; kMessageIds: message id ->
-// seq(8, BE) + received_at(8, ordered).
+// timestamp(8, ordered) + seq(8, BE) -> ""; kMessageIds: 0x01 + scope(8) +
+// message id -> seq(8, BE) + received_at(8, ordered) + fingerprint(8, BE).
+// The scope is the sender's (one per write key), so that one sender's ids
+// never hide another's events; stores written before scoping hold
+// kMessageIds keys of the message id alone and 16-byte values.
 #pragma once
 
 #include <functional>
@@ -18,17 +21,30 @@
 
 namespace facet::profiles {
 
+inline constexpr size_t kMessageScopeBytes = 8;
+
 struct MessageIdEntry {
   EventSeq seq = 0;
   TimeMs received_at = 0;
+  // A hash of the event's identity and body; nullopt for entries written
+  // before scoping.
+  std::optional<uint64_t> fingerprint;
 };
 
-// Appends the event, its timeline entry and its message-id entry (when
-// e.message_id is not empty) to `batch`.
-void AppendEvent(const Event& e, store::WriteBatch* batch);
+// The kMessageIds key of `message_id` in `scope` (kMessageScopeBytes bytes).
+std::string MessageIdKey(std::string_view scope, std::string_view message_id);
 
-// Reads the message-id index. NotFound when unknown.
-absl::StatusOr<MessageIdEntry> LookupMessageId(const store::KvStore& kv, std::string_view message_id);
+// Appends the event, its timeline entry and, when e.message_id is not
+// empty, its message-id entry under `message_key` (MessageIdKey) with
+// `fingerprint`, to `batch`.
+void AppendEvent(const Event& e, std::string_view message_key, uint64_t fingerprint, store::WriteBatch* batch);
+
+// Reads the message-id entry of `key`: a MessageIdKey, or for entries
+// written before scoping the message id itself. NotFound when unknown.
+absl::StatusOr<MessageIdEntry> LookupMessageKey(const store::KvStore& kv, std::string_view key);
+
+// Whether the store holds message-id entries written before scoping.
+absl::StatusOr<bool> HasUnscopedMessageIds(const store::KvStore& kv);
 
 // Reads event `seq`. NotFound when unknown, DataLoss when corrupt.
 absl::StatusOr<Event> ReadEvent(const store::KvStore& kv, EventSeq seq);

@@ -28,9 +28,11 @@ Event MakeEvent(EventSeq seq, PersonId person, TimeMs timestamp) {
   return e;
 }
 
+constexpr std::string_view kScope = "scope-01";
+
 void Store(store::MemKvStore& kv, const std::vector<Event>& events) {
   store::WriteBatch batch;
-  for (const Event& e : events) AppendEvent(e, &batch);
+  for (const Event& e : events) AppendEvent(e, MessageIdKey(kScope, e.message_id), 42, &batch);
   ASSERT_TRUE(kv.Write(batch, true).ok());
 }
 
@@ -52,23 +54,42 @@ TEST(TimelineTest, ReadEventAndLookupMessageId) {
   ExpectSameEvent(*read, e);
   EXPECT_EQ(ReadEvent(kv, 8).status().code(), absl::StatusCode::kNotFound);
 
-  absl::StatusOr<MessageIdEntry> entry = LookupMessageId(kv, "msg-7");
+  absl::StatusOr<MessageIdEntry> entry = LookupMessageKey(kv, MessageIdKey(kScope, "msg-7"));
   ASSERT_TRUE(entry.ok()) << entry.status();
   EXPECT_EQ(entry->seq, 7u);
   EXPECT_EQ(entry->received_at, e.received_at);
-  EXPECT_EQ(LookupMessageId(kv, "msg-8").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(entry->fingerprint, 42u);
+  EXPECT_EQ(LookupMessageKey(kv, MessageIdKey(kScope, "msg-8")).status().code(), absl::StatusCode::kNotFound);
+  // Another sender's scope does not see it.
+  EXPECT_EQ(LookupMessageKey(kv, MessageIdKey("scope-02", "msg-7")).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_FALSE(*HasUnscopedMessageIds(kv));
+}
+
+TEST(TimelineTest, EntriesFromBeforeScopingAreRead) {
+  store::MemKvStore kv;
+  store::WriteBatch batch;
+  std::string old = store::Fixed64Key(5);
+  store::PutInt64Ordered(&old, 1000);
+  batch.Put(store::Column::kMessageIds, "legacy-id", old);
+  ASSERT_TRUE(kv.Write(batch, true).ok());
+  EXPECT_TRUE(*HasUnscopedMessageIds(kv));
+  absl::StatusOr<MessageIdEntry> entry = LookupMessageKey(kv, "legacy-id");
+  ASSERT_TRUE(entry.ok()) << entry.status();
+  EXPECT_EQ(entry->seq, 5u);
+  EXPECT_FALSE(entry->fingerprint.has_value());
 }
 
 TEST(TimelineTest, KeysFollowTheDocumentedLayout) {
   Event e = MakeEvent(9, 0x01020304, -5);
   store::WriteBatch batch;
-  AppendEvent(e, &batch);
+  AppendEvent(e, MessageIdKey("12345678", e.message_id), 0x0a0b, &batch);
   ASSERT_EQ(batch.size(), 3u);
   std::string timeline_key = store::Fixed32Key(0x01020304);
   store::PutInt64Ordered(&timeline_key, -5);
   store::PutFixed64BE(&timeline_key, 9);
   std::string message_value = store::Fixed64Key(9);
   store::PutInt64Ordered(&message_value, e.received_at);
+  store::PutFixed64BE(&message_value, 0x0a0b);
   for (const auto& op : batch.ops()) {
     switch (op.column) {
       case store::Column::kEvents:
@@ -80,7 +101,7 @@ TEST(TimelineTest, KeysFollowTheDocumentedLayout) {
         EXPECT_EQ(op.value, "");
         break;
       case store::Column::kMessageIds:
-        EXPECT_EQ(op.key, "msg-9");
+        EXPECT_EQ(op.key, std::string("\x01" "12345678" "msg-9"));
         EXPECT_EQ(op.value, message_value);
         break;
       default:
@@ -99,7 +120,7 @@ TEST(TimelineTest, CorruptStoredDataIsDataLoss) {
   EXPECT_EQ(ReadEvent(kv, 1).status().code(), absl::StatusCode::kDataLoss);
   // An event stored under another seq than its own.
   EXPECT_EQ(ReadEvent(kv, 2).status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_EQ(LookupMessageId(kv, "short").status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(LookupMessageKey(kv, "short").status().code(), absl::StatusCode::kDataLoss);
 }
 
 TEST(TimelineTest, LastSeqAndForEachEventAfter) {
@@ -282,7 +303,7 @@ TEST(TimelineTest, EntryWithoutItsEventIsDataLoss) {
   store::MemKvStore kv;
   Event e = MakeEvent(1, 2, 3);
   store::WriteBatch batch;
-  AppendEvent(e, &batch);
+  AppendEvent(e, MessageIdKey(kScope, e.message_id), 0, &batch);
   batch.Delete(store::Column::kEvents, store::Fixed64Key(1));
   ASSERT_TRUE(kv.Write(batch, true).ok());
   std::vector<PersonId> members = {2};

@@ -126,8 +126,13 @@ class FacetServer:
     """One `facet serve` process and its data dir, restartable."""
 
     def __init__(self, write_keys=(WRITE_KEY,), admin_keys=(ADMIN_KEY,), extra_args=(),
-                 name="facet"):
-        self.write_keys = list(write_keys)
+                 name="facet", client_keys=()):
+        # The tests act as back-ends: `write_keys` are server write keys
+        # (--server-write-key); `client_keys` are public ones (--write-key),
+        # as pages and apps embed.
+        self.server_keys = list(write_keys)
+        self.client_keys = list(client_keys)
+        self.write_keys = self.server_keys + self.client_keys
         self.admin_keys = list(admin_keys)
         self.write_key = self.write_keys[0] if self.write_keys else None
         self.admin_key = self.admin_keys[0] if self.admin_keys else None
@@ -158,8 +163,10 @@ class FacetServer:
     def command(self):
         cmd = [facet_bin(), "serve", "--bind", HOST, "--port", str(self.port),
                "--data-dir", self.data_dir]
-        for k in self.write_keys:
+        for k in self.client_keys:
             cmd += ["--write-key", k]
+        for k in self.server_keys:
+            cmd += ["--server-write-key", k]
         for k in self.admin_keys:
             cmd += ["--admin-key", k]
         return cmd + self.extra_args

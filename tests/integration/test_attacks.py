@@ -14,8 +14,8 @@ import sys
 import threading
 import time
 
-from facet_server import (FacetServer, ServerTestCase, basic_auth, identify, main, new_id, quote,
-                          track, ts, wait_until)
+from facet_server import (FacetServer, ServerTestCase, basic_auth, identify, main, new_id,
+                          parse_ts, quote, track, ts, wait_until)
 
 # Python's JSON encoder recurses once per nesting level.
 sys.setrecursionlimit(20000)
@@ -48,7 +48,7 @@ class TraitMemoryTest(ServerTestCase):
     @classmethod
     def setUpClass(cls):
         # No heap reserve: RSS then follows what the server allocates.
-        cls.server = FacetServer(name="trait-memory", write_keys=(CLIENT_KEY,),
+        cls.server = FacetServer(name="trait-memory", client_keys=(CLIENT_KEY,),
                                  extra_args=["--heap-reserve-mb", "0"]).start()
         conn = cls.server.connection()
         for start in range(0, cls.PERSONS, 1000):
@@ -114,6 +114,172 @@ class TraitMemoryTest(ServerTestCase):
         # A refused path is still in the profile.
         p = self.server.person("user_id", "attacker-3-11")
         self.assertEqual(p["traits"]["p11_199"], 199)
+
+
+
+class ProfileCaptureTest(ServerTestCase):
+    """A client (public) key cannot attach itself to another person through
+    a shared email or phone, nor take over a lead, nor pin a trait forever
+    with a far-future timestamp."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = FacetServer(name="capture", client_keys=(CLIENT_KEY,),
+                                 write_keys=(SERVER_KEY,)).start()
+
+    def client(self, path, body):
+        return self.server.ingest(path, body, auth=basic_auth(CLIENT_KEY))
+
+    def backend(self, path, body):
+        return self.server.ingest(path, body, auth=basic_auth(SERVER_KEY))
+
+    def test_email_and_phone_capture(self):
+        for ns, value in (("email", f"{new_id('victim')}@example.com"),
+                          ("phone", "+861380013" + str(int(time.time() * 1000))[-4:])):
+            victim_uid, atk_anon = new_id("victim"), new_id("atk")
+            r = self.backend("/v1/identify", identify(user_id=victim_uid,
+                                                      traits={ns: value, "name": "Victim"}))
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(self.backend("/v1/track", track("Order Completed", user_id=victim_uid,
+                                                             properties={"revenue": 100})).status, 200)
+            victim = self.server.person("user_id", victim_uid)
+
+            r = self.client("/v1/identify", identify(anonymous_id=atk_anon,
+                                                     traits={ns: value, "name": "Attacker"}))
+            self.assertEqual(r.status, 200, r)
+            r = self.client("/v1/track", track("Order Completed", anonymous_id=atk_anon,
+                                               properties={"revenue": 999}))
+            self.assertEqual(r.status, 200, r)
+
+            after = self.server.person("user_id", victim_uid)
+            self.assertEqual(after["person_id"], victim["person_id"])
+            self.assertEqual(after["revenue"], 100, after)
+            self.assertEqual(after["traits"]["name"], "Victim")
+            self.assertEqual(self.server.person(ns, value)["person_id"], victim["person_id"])
+            attacker = self.server.person("anonymous_id", atk_anon)
+            self.assertNotEqual(attacker["person_id"], victim["person_id"])
+            self.assertEqual(attacker["revenue"], 999)
+            self.assertEqual([c["ns"] for c in attacker["unverified"]], [ns], attacker)
+            self.assertNotIn(ns, [i["ns"] for i in attacker["identities"]])
+            refused = [m for m in self.server.merges("anonymous_id", atk_anon)
+                       if m["status"] == "refused"]
+            self.assertEqual(len(refused), 1, refused)
+            self.assertIn("client write key", refused[0]["detail"])
+
+    def test_lead_takeover(self):
+        lead_email = f"{new_id('lead')}@example.com"
+        crm_id, atk_uid, lead_uid = new_id("crm"), new_id("atk-uid"), new_id("lead-uid")
+        self.assertEqual(self.backend("/v1/identify", identify(
+            anonymous_id=crm_id, traits={"email": lead_email, "name": "王芳"})).status, 200)
+        lead = self.server.person("email", lead_email)
+        for _ in range(2):  # the second time atk-uid is already known
+            r = self.client("/v1/identify", identify(user_id=atk_uid, traits={"email": lead_email}))
+            self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.server.person("email", lead_email)["person_id"], lead["person_id"])
+        self.assertNotEqual(self.server.person("user_id", atk_uid)["person_id"], lead["person_id"])
+        # The lead's real sign-up, reported by the back-end, links and is not refused.
+        r = self.backend("/v1/identify", identify(user_id=lead_uid, traits={"email": lead_email}))
+        self.assertEqual(r.status, 200, r)
+        signed_up = self.server.person("user_id", lead_uid)
+        self.assertEqual(signed_up["person_id"], lead["person_id"])
+        self.assertEqual([i["value"] for i in signed_up["identities"] if i["ns"] == "user_id"],
+                         [lead_uid])
+        # The only refusal on the lead's record is the attacker's link.
+        refused = [m for m in self.server.merges("user_id", lead_uid) if m["status"] == "refused"]
+        self.assertEqual([m["detail"] for m in refused],
+                         ["email from a client write key does not link persons"])
+
+    def test_signed_in_user_confirms_own_email(self):
+        uid = new_id("member")
+        email = f"{uid}@example.com"
+        self.assertEqual(self.backend("/v1/identify", identify(user_id=uid)).status, 200)
+        r = self.client("/v1/identify", identify(user_id=uid, traits={"email": email}))
+        self.assertEqual(r.status, 200, r)
+        p = self.server.person("email", email)
+        self.assertIsNotNone(p)
+        self.assertEqual(p["unverified"], [])
+
+    def test_future_timestamp_does_not_win_forever(self):
+        uid = new_id("clock")
+        r = self.client("/v1/identify", identify(user_id=uid, traits={"plan": "forged"},
+                                                 timestamp="9999-01-01T00:00:00Z"))
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(any("ahead of the server's clock" in w for w in r.json().get("warnings", [])), r)
+        p = self.server.person("user_id", uid)
+        self.assertLess(parse_ts(p["last_seen"]), time.time() + 25 * 3600, p)
+        r = self.client("/v1/identify", identify(user_id=uid, traits={"plan": "gold"}))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.server.person("user_id", uid)["traits"]["plan"], "gold")
+
+    def test_ancient_and_skewed_timestamps_are_refused(self):
+        uid = new_id("ancient")
+        self.assertEqual(self.client("/v1/track", track("Seen", user_id=uid)).status, 200)
+        before = self.server.person("user_id", uid)
+        for fields in ({"timestamp": "1999-12-31T23:59:59Z"},
+                       {"originalTimestamp": "0001-01-01T00:00:00Z", "sentAt": "9999-01-01T00:00:00Z"}):
+            r = self.client("/v1/track", track("Seen", user_id=uid, **fields))
+            self.assertEqual(r.status, 400, r)
+            self.assertIn("before 2000-01-01", r.json()["error"])
+        after = self.server.person("user_id", uid)
+        self.assertEqual(after["first_seen"], before["first_seen"])
+        self.assertEqual(after["event_count"], 1)
+        reasons = [q["error"] for q in self.server.get("/v1/quarantine?limit=100").json()["quarantined"]]
+        self.assertTrue(any("before 2000-01-01" in e for e in reasons), reasons)
+
+    def test_revenue_cannot_overflow(self):
+        uid = new_id("rich")
+        for _ in range(2):
+            r = self.client("/v1/track", track("Order Completed", user_id=uid,
+                                               properties={"revenue": 1e308}))
+            self.assertEqual(r.status, 400, r)
+            self.assertEqual(r.json()["field"], "properties.revenue", r)
+        self.client("/v1/track", track("Order Completed", user_id=uid, properties={"revenue": 5}))
+        p = self.server.person("user_id", uid)
+        self.assertEqual(p["revenue"], 5, p)
+
+
+
+class MessageIdSquattingTest(ServerTestCase):
+    """De-duplication is per write key, and a same-id event that differs is
+    a conflict kept in the quarantine, never a silent duplicate."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = FacetServer(name="squatting", client_keys=(CLIENT_KEY,),
+                                 write_keys=(SERVER_KEY,)).start()
+
+    def test_another_key_cannot_hide_an_event(self):
+        mid, buyer = new_id("order"), new_id("buyer")
+        junk = track("Junk", user_id=new_id("atk"), message_id=mid)
+        r = self.server.ingest("/v1/track", junk, auth=basic_auth(CLIENT_KEY))
+        self.assertEqual(r.status, 200, r)
+        real = track("Order Completed", user_id=buyer, message_id=mid, properties={"revenue": 88})
+        r = self.server.ingest("/v1/track", real, auth=basic_auth(SERVER_KEY))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual((r.json()["accepted"], r.json()["duplicates"]), (1, 0), r.json())
+        p = self.server.person("user_id", buyer)
+        self.assertEqual(p["revenue"], 88, p)
+        self.assertEqual(self.server.event(mid)["event"], "Order Completed")
+
+    def test_same_id_different_body_is_a_conflict(self):
+        mid, uid = new_id("order"), new_id("buyer")
+        first = track("Order Completed", user_id=uid, message_id=mid, properties={"revenue": 10})
+        self.assertEqual(self.server.ingest("/v1/track", first, auth=basic_auth(CLIENT_KEY)).status, 200)
+        # A retry of the same event is a duplicate.
+        r = self.server.ingest("/v1/track", first, auth=basic_auth(CLIENT_KEY))
+        self.assertEqual((r.json()["accepted"], r.json()["duplicates"]), (0, 1), r.json())
+        # Another body (or another person) under the same id is not.
+        for other in (dict(first, properties={"revenue": 99999}),
+                      dict(first, userId=new_id("someone-else"))):
+            r = self.server.ingest("/v1/batch", {"batch": [track("Fine", user_id=uid), other]},
+                                   auth=basic_auth(CLIENT_KEY))
+            self.assertEqual(r.status, 200, r)
+            reply = r.json()
+            self.assertEqual((reply["accepted"], reply["duplicates"]), (1, 0), reply)
+            self.assertEqual(len(reply["quarantined"]), 1, reply)
+            self.assertEqual(reply["quarantined"][0]["field"], "batch[1].messageId", reply)
+            self.assertIn("messageId conflict", reply["quarantined"][0]["error"])
+        self.assertEqual(self.server.person("user_id", uid)["revenue"], 10)
 
 
 if __name__ == "__main__":

@@ -83,7 +83,7 @@ class Server:
         log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             [facet_bin(), "serve", "--port", str(self.port), "--data-dir", self.data_dir,
-             "--write-key", WRITE_KEY, "--admin-key", ADMIN_KEY],
+             "--server-write-key", WRITE_KEY, "--admin-key", ADMIN_KEY],
             stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir)
         log.close()
         deadline = time.monotonic() + START_DEADLINE_S

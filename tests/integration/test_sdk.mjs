@@ -97,7 +97,7 @@ class FacetServer {
     this.logs.push(log);
     const fd = fs.openSync(log, 'w');
     const args = ['serve', '--bind', HOST, '--port', String(this.port), '--data-dir', this.dataDir,
-      '--write-key', WRITE_KEY, '--admin-key', ADMIN_KEY];
+      '--server-write-key', WRITE_KEY, '--admin-key', ADMIN_KEY];
     this.proc = spawn(FACET_BIN, args, { stdio: ['ignore', fd, fd], cwd: this.root });
     fs.closeSync(fd);
     this.exited = new Promise((resolve) => this.proc.once('exit', (code, sig) => resolve({ code, sig })));

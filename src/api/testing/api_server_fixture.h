@@ -176,7 +176,8 @@ class ApiServerTest : public ::testing::Test {
     options.bind_address = "127.0.0.1";
     options.port = 0;
     options.threads = 2;
-    options.write_keys = {kWriteKey};
+    // The tests act as a back-end: the write key is a server write key.
+    options.server_write_keys = {kWriteKey};
     options.admin_keys = {kAdminKey, kPiiKey};
     options.pii_keys = {kPiiKey};
     options.max_body_bytes = kMaxBody;

@@ -82,6 +82,14 @@ std::string EncodeAtomRecord(const AtomRecord& r) {
     PutString(&out, s.id.ns);
     PutString(&out, s.id.value);
   }
+  if (!r.claims.empty()) {
+    store::PutFixed32BE(&out, static_cast<uint32_t>(r.claims.size()));
+    for (const Claim& c : r.claims) {
+      PutString(&out, c.id.ns);
+      PutString(&out, c.id.value);
+      store::PutFixed64BE(&out, static_cast<uint64_t>(c.at));
+    }
+  }
   return out;
 }
 
@@ -103,6 +111,18 @@ absl::StatusOr<AtomRecord> DecodeAtomRecord(std::string_view bytes) {
   for (StoredIdentifier& s : r.identifiers) {
     if (!in.U64(&s.seq) || !in.String(&s.id.ns) || !in.String(&s.id.value)) {
       return Corrupt("person record: truncated identifier");
+    }
+  }
+  if (!in.done()) {
+    uint32_t claims = 0;
+    if (!in.U32(&claims)) return Corrupt("person record: truncated claim count");
+    // Each claim takes at least 16 bytes.
+    if (claims == 0 || claims > in.remaining() / 16) return Corrupt("person record: claim count out of range");
+    r.claims.resize(claims);
+    for (Claim& c : r.claims) {
+      if (!in.String(&c.id.ns) || !in.String(&c.id.value) || !in.I64(&c.at)) {
+        return Corrupt("person record: truncated claim");
+      }
     }
   }
   if (!in.done()) return Corrupt("person record: trailing bytes");

@@ -38,6 +38,7 @@ struct AtomRecord {
   uint64_t attached_by = 0;  // merge that made `parent` the parent; 0 for roots
   TimeMs created_at = 0;
   std::vector<StoredIdentifier> identifiers;
+  std::vector<Claim> claims;  // after the identifiers; absent in older records
 };
 
 std::string EncodeAtomRecord(const AtomRecord& r);
