@@ -328,7 +328,11 @@ void Router::HandleIngest(ingest::Endpoint endpoint, Request& request, const Res
 }
 
 Response Router::Healthz() const {
-  if (!services_.pipeline.healthy()) return JsonResponse(503, json{{"status", "unhealthy"}});
+  // healthy() is lock-free; the kept error is read only once it is needed.
+  if (!services_.pipeline.healthy()) {
+    const absl::Status failed = services_.pipeline.background_error();
+    return JsonResponse(503, json{{"status", "failed"}, {"error", Message(failed)}});
+  }
   return JsonResponse(200, json{{"status", "ok"}});
 }
 

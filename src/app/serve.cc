@@ -73,6 +73,9 @@ absl::Status Serve(Config config) {
   log::Info(sig == SIGINT ? "SIGINT" : "SIGTERM", " received, shutting down");
   server.Stop();
   pipeline.Stop();
+  if (absl::Status failed = pipeline.background_error(); !failed.ok()) {
+    log::Warn("stopped after a store failure (", failed.message(), "); the next start recovers from the store");
+  }
   return absl::OkStatus();
 }
 
