@@ -9,7 +9,7 @@ PACKAGES=(
   libabsl-dev librocksdb-dev libboost-dev libboost-iostreams-dev libsimdjson-dev
   nlohmann-json3-dev libcli11-dev libyaml-cpp-dev libssl-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev libgoogle-perftools-dev libroaring-dev
-  libsqlite3-dev libpq-dev
+  libsqlite3-dev libpq-dev libspdlog-dev
 )
 # Tools are needed as commands; a machine may have them from elsewhere (a
 # newer Node.js, say), so only a missing command pulls in Debian's package.

@@ -276,6 +276,35 @@ TEST_F(ApiServerTest, MergeAndUndo) {
   EXPECT_EQ(r.status, 400) << r.body;
 }
 
+TEST_F(ApiServerTest, HealthzShowsTheStickyStoreError) {
+  Client c = Connect();
+  Reply r = c.Get("/healthz", {});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.Json(), json::parse(R"({"status":"ok"})"));
+
+  kv_.FailWritesForTest(absl::InternalError("IO error: No space left on device"));
+  r = c.Post("/v1/track", TrackBody("u1", "A", "h1"));
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_EQ(r.Json()["error"], "events were not stored: store write failed: IO error: No space left on device");
+
+  // The first cause sticks, even once the store works again.
+  kv_.FailWritesForTest(absl::OkStatus());
+  r = c.Get("/healthz", {});
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_EQ(r.Json(), json::parse(R"({"status":"failed",
+                                      "error":"store write failed: IO error: No space left on device"})"));
+  EXPECT_EQ(r.Header("Content-Type"), "application/json");
+  r = c.Post("/v1/track", TrackBody("u2", "A", "h2"));
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_EQ(r.Json()["error"], "events were not stored: store write failed: IO error: No space left on device");
+  r = c.Post("/v1/merges/1/undo", "", {{"Authorization", kBearerAdmin}});
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_EQ(r.Json()["error"], "store write failed: IO error: No space left on device");
+  r = c.Get("/metrics");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("facet_up 0"), std::string::npos);
+}
+
 TEST_F(ApiServerTest, MetricsUseRouteTemplates) {
   Client c = Connect();
   ASSERT_EQ(c.Post("/v1/t", TrackBody("u1", "A", "x1")).status, 200);

@@ -4,7 +4,6 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
-#include <cstdio>
 #include <exception>
 #include <limits>
 #include <memory>
@@ -21,6 +20,7 @@
 #include "api/internal/member_export.h"
 #include "api/json_render.h"
 #include "api/router.h"
+#include "base/log.h"
 #include "base/time_format.h"
 #include "identity/identifier.h"
 #include "segments/catalog.h"
@@ -159,7 +159,7 @@ void SendGuarded(const AudienceRoutes::Respond& respond, Build&& build) {
   try {
     respond(build());
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "facet api: %s (audience route)\n", e.what());
+    log::Error("api: ", e.what(), " (audience route)");
     respond(ErrorReply(500, "internal error"));
   }
 }
@@ -180,7 +180,7 @@ void Commit(ingest::Pipeline& pipeline,
           *result = std::move(*r);
           return absl::OkStatus();
         } catch (const std::exception& e) {
-          std::fprintf(stderr, "facet api: %s (audience change)\n", e.what());
+          log::Error("api: ", e.what(), " (audience change)");
           return absl::InternalError("internal error");
         }
       },

@@ -2,7 +2,6 @@
 
 #include <atomic>
 #include <charconv>
-#include <cstdio>
 #include <exception>
 #include <memory>
 #include <mutex>
@@ -13,6 +12,7 @@
 #include "api/http_status.h"
 #include "api/internal/header_text.h"
 #include "api/json_render.h"
+#include "base/log.h"
 #include "identity/identifier.h"
 #include "profiles/timeline.h"
 
@@ -29,8 +29,7 @@ using internal::EqualsIgnoreCase;
 using internal::TrimSpaces;
 
 void LogError(std::string_view what, std::string_view route) {
-  std::fprintf(stderr, "facet api: %.*s (route %.*s)\n", static_cast<int>(what.size()),
-               what.data(), static_cast<int>(route.size()), route.data());
+  log::Error("api: ", what, " (route ", route, ")");
 }
 
 std::string_view Message(const absl::Status& s) {
@@ -353,7 +352,11 @@ void Router::HandleIngest(ingest::Endpoint endpoint, Request& request, const Res
 }
 
 Response Router::Healthz() const {
-  if (!services_.pipeline.healthy()) return JsonResponse(503, json{{"status", "unhealthy"}});
+  // healthy() is lock-free; the kept error is read only once it is needed.
+  if (!services_.pipeline.healthy()) {
+    const absl::Status failed = services_.pipeline.background_error();
+    return JsonResponse(503, json{{"status", "failed"}, {"error", Message(failed)}});
+  }
   return JsonResponse(200, json{{"status", "ok"}});
 }
 

@@ -4,7 +4,6 @@
 #include <array>
 #include <chrono>
 #include <condition_variable>
-#include <cstdio>
 #include <exception>
 #include <limits>
 #include <memory>
@@ -26,6 +25,7 @@
 #include "api/json_render.h"
 #include "api/metrics.h"
 #include "api/router.h"
+#include "base/log.h"
 #include "base/thread_name.h"
 
 namespace facet::api {
@@ -49,8 +49,7 @@ constexpr size_t kMinReadBuffer = 4 * 1024;
 constexpr size_t kMaxReadBuffer = 64 * 1024;
 
 void LogTransport(std::string_view what, const beast::error_code& ec) {
-  std::fprintf(stderr, "facet api: %.*s: %s\n", static_cast<int>(what.size()), what.data(),
-               ec.message().c_str());
+  log::Warn("api: ", what, ": ", ec.message());
 }
 
 // Errors that only mean the peer went away or the server is stopping.
@@ -417,8 +416,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void LogBodyError(const absl::Status& s) const {
-    std::fprintf(stderr, "facet api: response body of %s ended early: %s\n", route_.c_str(),
-                 s.ToString().c_str());
+    log::Error("api: response body of ", route_, " ended early: ", s.ToString());
   }
 
   void RecordRequest() {
@@ -564,7 +562,7 @@ absl::Status ServerCore::Start() {
           break;
         } catch (const std::exception& e) {
           // Handlers do not throw by design; keep serving if one does.
-          std::fprintf(stderr, "facet api: exception in server thread: %s\n", e.what());
+          log::Error("api: exception in server thread: ", e.what());
         }
       }
       std::lock_guard<std::mutex> lock(state_mu_);

@@ -98,7 +98,7 @@ absl::Status LoadConfigFile(const std::string& path, Config* c) {
                                       std::to_string(e.mark.column + 1) + ": " + e.msg);
   }
   if (root.IsNull()) return absl::OkStatus();
-  RETURN_IF_ERROR(CheckKeys(path, "", root, {"data_dir", "server", "keys", "ingest", "identity", "storage", "memory"}));
+  RETURN_IF_ERROR(CheckKeys(path, "", root, {"data_dir", "server", "keys", "ingest", "identity", "storage", "memory", "log"}));
   RETURN_IF_ERROR(Read(path, "data_dir", root["data_dir"], &c->data_dir));
   if (auto s = root["server"]) {
     RETURN_IF_ERROR(CheckKeys(path, "server", s, {"port", "bind", "threads"}));
@@ -176,6 +176,16 @@ absl::Status LoadConfigFile(const std::string& path, Config* c) {
   if (auto m = root["memory"]) {
     RETURN_IF_ERROR(CheckKeys(path, "memory", m, {"heap_reserve_mb"}));
     RETURN_IF_ERROR(Read(path, "memory.heap_reserve_mb", m["heap_reserve_mb"], &c->heap_reserve_mb));
+  }
+  if (auto lg = root["log"]) {
+    RETURN_IF_ERROR(CheckKeys(path, "log", lg, {"level"}));
+    std::string level;
+    RETURN_IF_ERROR(Read(path, "log.level", lg["level"], &level));
+    if (!level.empty()) {
+      absl::StatusOr<log::Level> parsed = log::ParseLevel(level);
+      if (!parsed.ok()) return Bad(path, "log.level", std::string(parsed.status().message()));
+      c->log_level = *parsed;
+    }
   }
   return absl::OkStatus();
 }

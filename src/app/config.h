@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "api/server.h"
+#include "base/log.h"
 #include "ingest/pipeline.h"
 #include "segments/catalog.h"
 #include "segments/person_table.h"
@@ -32,6 +33,8 @@ struct Config {
   size_t block_cache_mb = 256;
   // Free heap kept faulted in ahead of need (app/heap_reserve.h); 0 = off.
   size_t heap_reserve_mb = 256;
+  // The server's diagnostics below this level are dropped (base/log.h).
+  log::Level log_level = log::Level::kInfo;
 };
 
 // Reads `path` into `config`, overriding only the keys present. Errors name

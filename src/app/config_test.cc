@@ -27,8 +27,10 @@ identity:
     - {ns: wechat_openid, path: traits.wechat_openid}
 storage: {block_cache_mb: 64}
 memory: {heap_reserve_mb: 0}
+log: {level: debug}
 )");
   Config c;
+  EXPECT_EQ(c.log_level, log::Level::kInfo);
   ASSERT_TRUE(LoadConfigFile(path, &c).ok());
   EXPECT_EQ(c.data_dir, "/tmp/x");
   EXPECT_EQ(c.server.port, 9090);
@@ -45,6 +47,18 @@ memory: {heap_reserve_mb: 0}
   EXPECT_EQ(c.server.parse.identifier_sources[0].path, "traits.wechat_openid");
   EXPECT_EQ(c.block_cache_mb, 64u);
   EXPECT_EQ(c.heap_reserve_mb, 0u);
+  EXPECT_EQ(c.log_level, log::Level::kDebug);
+  std::filesystem::remove(path);
+}
+
+TEST(ConfigTest, UnknownLogLevelIsNamed) {
+  std::string path = WriteFile("loglevel", "log: {level: loud}\n");
+  Config c;
+  auto s = LoadConfigFile(path, &c);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("log.level"), std::string::npos) << s;
+  EXPECT_NE(s.message().find("loud"), std::string::npos) << s;
+  EXPECT_EQ(c.log_level, log::Level::kInfo);
   std::filesystem::remove(path);
 }
 

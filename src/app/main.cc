@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   int threads = -1;
   int heap_reserve_mb = -1;
   std::string bind;
+  std::string log_level;
   std::vector<std::string> write_keys, server_write_keys, admin_keys, pii_keys;
   serve->add_option("--config", config_file, "YAML config file (see docs/configuration.md)")->check(CLI::ExistingFile);
   serve->add_option("--port", port, "TCP port (default 8080; 0 picks a free port)")->check(CLI::Range(0, 65535));
@@ -51,6 +52,9 @@ int main(int argc, char** argv) {
                     "events; its identifiers link persons). Repeatable");
   serve->add_option("--admin-key", admin_keys, "Admin key (secret; every other endpoint). Repeatable");
   serve->add_option("--pii-key", pii_keys, "Admin key that may export raw PII (email, phone). Repeatable");
+  serve->add_option("--log-level", log_level,
+                    "Least level of the server's log on stderr: trace, debug, info (default), warn, error, "
+                    "critical or off");
 
   // import
   auto* import = app.add_subcommand("import", "Stream CSV or NDJSON files into a running server");
@@ -105,6 +109,11 @@ int main(int argc, char** argv) {
     if (threads >= 0) config.server.threads = threads;
     if (heap_reserve_mb >= 0) config.heap_reserve_mb = static_cast<size_t>(heap_reserve_mb);
     if (!bind.empty()) config.server.bind_address = bind;
+    if (!log_level.empty()) {
+      auto level = facet::log::ParseLevel(log_level);
+      if (!level.ok()) return Fail(facet::Annotate(level.status(), "--log-level"));
+      config.log_level = *level;
+    }
     for (auto& k : write_keys) config.server.write_keys.push_back(k);
     for (auto& k : server_write_keys) config.server.server_write_keys.push_back(k);
     for (auto& k : admin_keys) config.server.admin_keys.push_back(k);

@@ -9,6 +9,7 @@
 #include "api/server.h"
 #include "app/heap_reserve.h"
 #include "base/clock.h"
+#include "base/log.h"
 #include "base/status.h"
 #include "identity/identity_graph.h"
 #include "ingest/pipeline.h"
@@ -32,6 +33,7 @@ absl::Status Serve(Config config) {
     }
   }
   RETURN_IF_ERROR(LoadOrCreateHmacKey(&config));
+  log::SetLevel(config.log_level);
 
   // Block the termination signals in every thread; the main thread waits for them.
   sigset_t signals;
@@ -60,20 +62,22 @@ absl::Status Serve(Config config) {
 
   api::Server server(config.server, api::Services{pipeline, graph, profiles, *kv, clock, audiences});
   RETURN_IF_ERROR(server.Start());
-  std::fprintf(stderr,
-               "facet: recovered %llu events, %llu persons in %.2f s\n"
-               "facet: listening on http://%s:%u (data in %s)\n",
-               static_cast<unsigned long long>(pipeline.counters().events_total.load()),
-               static_cast<unsigned long long>(pipeline.counters().persons.load()), recovery_s,
-               config.server.bind_address == "0.0.0.0" ? "127.0.0.1" : config.server.bind_address.c_str(),
-               server.port(), config.data_dir.c_str());
-  std::fflush(stderr);
+  char seconds[32];
+  std::snprintf(seconds, sizeof seconds, "%.2f", recovery_s);
+  log::Info("recovered ", pipeline.counters().events_total.load(), " events, ",
+            pipeline.counters().persons.load(), " persons in ", seconds, " s");
+  log::Info("listening on http://",
+            config.server.bind_address == "0.0.0.0" ? "127.0.0.1" : config.server.bind_address, ":",
+            server.port(), " (data in ", config.data_dir, ")");
 
   int sig = 0;
   sigwait(&signals, &sig);
-  std::fprintf(stderr, "facet: %s received, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  log::Info(sig == SIGINT ? "SIGINT" : "SIGTERM", " received, shutting down");
   server.Stop();
   pipeline.Stop();
+  if (absl::Status failed = pipeline.background_error(); !failed.ok()) {
+    log::Warn("stopped after a store failure (", failed.message(), "); the next start recovers from the store");
+  }
   return absl::OkStatus();
 }
 

@@ -5,7 +5,9 @@
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
+#include "base/log.h"
 #include "base/status.h"
+#include "base/str_cat.h"
 #include "base/thread_name.h"
 #include "profiles/timeline.h"
 #include "store/key_codec.h"
@@ -166,8 +168,8 @@ void Pipeline::Stop() {
     store::WriteBatch batch;
     profiles_.Checkpoint(next_seq_ - 1, &batch);
     if (audiences_) audiences_->Snapshot(&batch);
-    absl::Status s = kv_.Write(batch, true);
-    s.IgnoreError();  // best effort: recovery replays events after the last checkpoint
+    // Best effort: recovery replays the events after the last checkpoint.
+    if (absl::Status s = kv_.Write(batch, true); !s.ok()) log::Warn("final checkpoint not written: ", s.message());
   }
 }
 
@@ -208,37 +210,72 @@ void Pipeline::Submit(RequestParse parse, Done done) {
   }
   w->parse = std::move(parse);
   w->done = std::move(done);
+  absl::Status refused;
   {
     std::lock_guard lock(queue_mu_);
-    if (!stopping_ && healthy_.load()) {
+    if (!stopping_ && bg_error_.ok()) {
       // The committer sleeps only on an empty queue: work queued behind
       // other work needs no wake-up (and no futex call).
       if (queue_.empty()) queue_cv_.notify_one();
       queue_.push_back(std::move(w));
       return;
     }
+    refused = bg_error_.ok() ? absl::UnavailableError("server is shutting down") : bg_error_;
   }
-  IngestAck ack;
-  ack.status = absl::UnavailableError(healthy_.load() ? "server is shutting down"
-                                                      : "store failed; restart to recover");
-  w->done(std::move(ack));
+  Fail(*w, refused);
 }
 
 void Pipeline::Execute(Mutation mutation, std::function<void(absl::Status)> done) {
   auto w = std::make_unique<Work>();
   w->mutation = std::move(mutation);
   w->mutation_done = std::move(done);
+  absl::Status refused;
   {
     std::lock_guard lock(queue_mu_);
-    if (!stopping_ && healthy_.load()) {
+    if (!stopping_ && bg_error_.ok()) {
       // The committer sleeps only on an empty queue: work queued behind
       // other work needs no wake-up (and no futex call).
       if (queue_.empty()) queue_cv_.notify_one();
       queue_.push_back(std::move(w));
       return;
     }
+    refused = bg_error_.ok() ? absl::UnavailableError("pipeline is not running") : bg_error_;
   }
-  w->mutation_done(absl::UnavailableError("pipeline is not running"));
+  Fail(*w, refused);
+}
+
+absl::Status Pipeline::background_error() const {
+  std::lock_guard lock(queue_mu_);
+  return bg_error_;
+}
+
+absl::Status Pipeline::RecordStoreFailure(const absl::Status& cause) {
+  absl::Status kept;
+  bool first = false;
+  {
+    std::lock_guard lock(queue_mu_);
+    if (bg_error_.ok()) {
+      bg_error_ = absl::UnavailableError(Cat("store write failed: ", cause.message()));
+      first = true;
+    }
+    kept = bg_error_;
+  }
+  healthy_.store(false, std::memory_order_release);
+  if (first) {
+    log::Error(kept.message(), " [", absl::StatusCodeToString(cause.code()),
+               "]; refusing every write until a restart recovers from the store");
+  }
+  return kept;
+}
+
+void Pipeline::Fail(Work& w, const absl::Status& status) {
+  if (w.mutation) {
+    w.mutation_done(status);
+  } else {
+    IngestAck ack;
+    ack.status = status;
+    w.done(std::move(ack));
+  }
 }
 
 void Pipeline::UndoMerge(uint64_t merge_id,
@@ -372,25 +409,38 @@ void Pipeline::CommitterLoop() {
   while (true) {
     auto g = std::make_unique<Group>();
     g->batch = std::move(spare);
+    absl::Status failed;
     {
       std::unique_lock lock(queue_mu_);
-      // While a checkpoint round runs, wake soon to write its next slice;
-      // idle, wake when time alone next changes a membership (a window
-      // closing), or for the next checkpoint.
-      TimeMs wait_ms = checkpoint_running_ ? 5 : options_.checkpoint_interval_ms;
-      if (audiences_) {
-        const TimeMs next = audiences_->catalog().next_timer();
-        if (next != segments::CompiledExpr::kNever) {
-          wait_ms = std::clamp<TimeMs>(next - clock_.NowMs(), 1, wait_ms);
+      if (!bg_error_.ok()) {
+        // After a store failure nothing is written, timers and checkpoints
+        // included: wait only for work queued before it, or for Stop().
+        queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      } else {
+        // While a checkpoint round runs, wake soon to write its next slice;
+        // idle, wake when time alone next changes a membership (a window
+        // closing), or for the next checkpoint.
+        TimeMs wait_ms = checkpoint_running_ ? 5 : options_.checkpoint_interval_ms;
+        if (audiences_) {
+          const TimeMs next = audiences_->catalog().next_timer();
+          if (next != segments::CompiledExpr::kNever) {
+            wait_ms = std::clamp<TimeMs>(next - clock_.NowMs(), 1, wait_ms);
+          }
         }
+        queue_cv_.wait_for(lock, std::chrono::milliseconds(wait_ms),
+                           [&] { return stopping_ || !queue_.empty(); });
       }
-      queue_cv_.wait_for(lock, std::chrono::milliseconds(wait_ms),
-                         [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty() && stopping_) break;
       while (!queue_.empty() && g->work.size() < options_.max_group_requests) {
         g->work.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
+      failed = bg_error_;
+    }
+    if (!failed.ok()) {
+      // Queued before the failure: fail it with the kept cause, unapplied.
+      for (auto& w : g->work) Fail(*w, failed);
+      continue;
     }
     uint64_t accepted = 0;
     {
@@ -441,8 +491,7 @@ void Pipeline::CommitterLoop() {
     if (!written.ok()) {
       // The state in memory is now ahead of the store: refuse further writes
       // until a restart recovers from the store.
-      healthy_ = false;
-      written = absl::UnavailableError("store write failed: " + std::string(written.message()));
+      written = RecordStoreFailure(written);
     } else {
       counters_.group_commits.fetch_add(1, std::memory_order_relaxed);
       counters_.events_accepted.fetch_add(accepted, std::memory_order_relaxed);
@@ -458,22 +507,6 @@ void Pipeline::CommitterLoop() {
       }
     }
     if (g) Complete(*g, written);
-    if (!healthy_.load()) {
-      // Fail queued work at once.
-      std::deque<std::unique_ptr<Work>> rest;
-      {
-        std::lock_guard lock(queue_mu_);
-        rest.swap(queue_);
-      }
-      for (auto& w : rest) {
-        if (w->mutation) {
-          w->mutation_done(absl::UnavailableError("store failed; restart to recover"));
-        } else {
-          w->ack.status = absl::UnavailableError("store failed; restart to recover");
-          w->done(std::move(w->ack));
-        }
-      }
-    }
   }
 }
 

@@ -10,6 +10,12 @@
 //
 // Thread-safety: Submit(), Execute() and LockForRead() may be called from any
 // thread. Completion callbacks run on the committer thread and must not block.
+//
+// A failed store write is fatal and sticky, like LevelDB's background error:
+// the state in memory may then be ahead of the store, so the pipeline logs
+// the cause, keeps the first one (background_error()), writes nothing more
+// and fails every later Submit() and Execute() with it until a restart
+// recovers from the store.
 #pragma once
 
 #include <atomic>
@@ -22,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
@@ -57,7 +64,7 @@ struct PipelineOptions {
 
 // Outcome of one request.
 struct IngestAck {
-  absl::Status status;           // OK once durable; Unavailable if the store failed
+  absl::Status status;           // OK once durable; the background error if the store failed
   size_t accepted = 0;           // new events stored
   size_t duplicates = 0;         // events already stored (same messageId)
   // Every rejection of the request (RequestParse::rejected, then events the
@@ -110,7 +117,8 @@ class Pipeline {
 
   using Done = std::function<void(IngestAck)>;
   // Queues `parse` (its events and rejections); `done` runs once they are
-  // durable, or with an error status. First computes on the calling thread
+  // durable, or with an error status: Unavailable while shutting down, or
+  // the background error once the store has failed. First computes on the calling thread
   // the pseudonyms of the events' identifiers and, with an audience engine,
   // what the engine keeps of each event (segments::EventFields), so that
   // the committer neither hashes nor parses.
@@ -118,7 +126,9 @@ class Pipeline {
 
   // Runs `mutation` on the committer thread with exclusive access to the
   // state, in order with ingest; its writes to the batch are made durable
-  // before `done` runs with its status.
+  // before `done` runs with its status: the mutation's own, or Unavailable
+  // when the pipeline is not running, or the background error once the
+  // store has failed (the mutation then does not run, or its writes are lost).
   using Mutation = std::function<absl::Status(store::WriteBatch*)>;
   void Execute(Mutation mutation, std::function<void(absl::Status)> done);
 
@@ -153,19 +163,27 @@ class Pipeline {
   // (found by their message id alone). Set by Start().
   bool has_unscoped_message_ids() const { return unscoped_message_ids_; }
   // False after a store failure: the state in memory may be ahead of disk and
-  // the process must be restarted to recover.
-  bool healthy() const { return healthy_.load(); }
+  // the process must be restarted to recover. Lock-free.
+  bool healthy() const { return healthy_.load(std::memory_order_acquire); }
+  // OK, or the first store failure: Unavailable, its message "store write
+  // failed: " and the store's own error (e.g. RocksDB's "IO error: ...").
+  // Sticky until the process restarts. Thread-safe.
+  absl::Status background_error() const;
 
  private:
   struct Work;
   struct Group;
   void CommitterLoop();
   static void Complete(Group& g, const absl::Status& written);
+  // Fails `w` with `status` without applying it.
+  static void Fail(Work& w, const absl::Status& status);
+  // Records `cause`, a failed store write, as the background error unless
+  // one is already kept; logs the first. Returns the kept error.
+  absl::Status RecordStoreFailure(const absl::Status& cause);
   absl::Status Recover();
   // Applies one request or mutation to the state, appending to the group's
-  // batch. `group_ids` holds the message ids already taken in this group.
-  // `group_ids` maps the message keys already taken in this group to their
-  // fingerprints.
+  // batch. `group_ids` maps the message keys already taken in this group to
+  // their fingerprints.
   void ApplyWork(Work& w, Group& g, absl::flat_hash_map<std::string_view, uint64_t>& group_ids);
 
   store::KvStore& kv_;
@@ -178,15 +196,19 @@ class Pipeline {
   const identity::Pseudonymizer pseudonymizer_;
 
   mutable std::shared_mutex state_mu_;
-  std::mutex queue_mu_;
+  mutable std::mutex queue_mu_;
   std::condition_variable queue_cv_;
-  std::deque<std::unique_ptr<Work>> queue_;
+  std::deque<std::unique_ptr<Work>> queue_ ABSL_GUARDED_BY(queue_mu_);
+  bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
+  // The first store failure (see background_error()); once set, nothing
+  // more is queued or written.
+  absl::Status bg_error_ ABSL_GUARDED_BY(queue_mu_);
 
   std::mutex executor_mu_;
-  Executor completion_executor_;
+  Executor completion_executor_ ABSL_GUARDED_BY(executor_mu_);
 
-  bool stopping_ = false;
   std::thread committer_;
+  // bg_error_.ok(), readable without the lock; set false after bg_error_.
   std::atomic<bool> healthy_{true};
   PipelineCounters counters_;
 

@@ -2,6 +2,7 @@
 
 #include <future>
 
+#include "base/log.h"
 #include "gtest/gtest.h"
 #include "ingest/testing/pipeline_harness.h"
 #include "profiles/timeline.h"
@@ -221,6 +222,8 @@ TEST_F(PipelineTest, RestartReplaysEventsAfterTheCheckpoint) {
 TEST_F(PipelineTest, StoreFailureMakesThePipelineUnhealthy) {
   World w(kv_, clock_, Options());
   ASSERT_TRUE(w.pipeline.Start().ok());
+  EXPECT_TRUE(w.pipeline.healthy());
+  EXPECT_TRUE(w.pipeline.background_error().ok());
   kv_.FailWritesForTest(absl::InternalError("disk full"));
   IngestAck ack = w.SubmitAndWait({Track("m1", "u1", "A")});
   EXPECT_EQ(ack.status.code(), absl::StatusCode::kUnavailable);
@@ -228,6 +231,66 @@ TEST_F(PipelineTest, StoreFailureMakesThePipelineUnhealthy) {
   IngestAck later = w.SubmitAndWait({Track("m2", "u1", "A")});
   EXPECT_EQ(later.status.code(), absl::StatusCode::kUnavailable);
   kv_.FailWritesForTest(absl::OkStatus());
+}
+
+// Runs `mutation` through Execute() and waits for its status.
+absl::Status ExecuteAndWait(Pipeline& pipeline, Pipeline::Mutation mutation) {
+  std::promise<absl::Status> done;
+  pipeline.Execute(std::move(mutation), [&](absl::Status s) { done.set_value(std::move(s)); });
+  return done.get_future().get();
+}
+
+TEST_F(PipelineTest, FirstStoreFailureIsLoggedKeptAndReturnedByLaterWrites) {
+  World w(kv_, clock_, Options());
+  ASSERT_TRUE(w.pipeline.Start().ok());
+  ASSERT_TRUE(w.SubmitAndWait({Track("m0", "u0", "A")}).status.ok());
+  log::CaptureForTest logged;
+
+  kv_.FailWritesForTest(absl::InternalError("IO error: No space left on device"));
+  IngestAck failed = w.SubmitAndWait({Track("m1", "u1", "A")});
+  const absl::Status cause =
+      absl::UnavailableError("store write failed: IO error: No space left on device");
+  EXPECT_EQ(failed.status, cause);
+  EXPECT_FALSE(w.pipeline.healthy());
+  EXPECT_EQ(w.pipeline.background_error(), cause);
+
+  // The first cause sticks: a different failure, or a store that works
+  // again, changes nothing until a restart.
+  kv_.FailWritesForTest(absl::DataLossError("a later, different failure"));
+  EXPECT_EQ(w.SubmitAndWait({Track("m2", "u2", "A")}).status, cause);
+  kv_.FailWritesForTest(absl::OkStatus());
+  EXPECT_EQ(w.SubmitAndWait({Track("m3", "u3", "A")}).status, cause);
+  bool ran = false;
+  EXPECT_EQ(ExecuteAndWait(w.pipeline,
+                           [&](store::WriteBatch*) {
+                             ran = true;
+                             return absl::OkStatus();
+                           }),
+            cause);
+  EXPECT_FALSE(ran);
+  std::promise<absl::StatusOr<identity::UndoResult>> undo;
+  w.pipeline.UndoMerge(1, [&](absl::StatusOr<identity::UndoResult> r) { undo.set_value(std::move(r)); });
+  EXPECT_EQ(undo.get_future().get().status(), cause);
+  EXPECT_EQ(w.pipeline.background_error(), cause);
+
+  // Logged once, at error level, with the cause.
+  std::vector<std::pair<log::Level, std::string>> errors;
+  for (const auto& line : logged.lines()) {
+    if (line.first >= log::Level::kError) errors.push_back(line);
+  }
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].first, log::Level::kError);
+  EXPECT_NE(errors[0].second.find("store write failed: IO error: No space left on device"), std::string::npos)
+      << errors[0].second;
+
+  // Nothing after the failure reached the store: a restart sees m0 only.
+  w.pipeline.Stop();
+  World restarted(kv_, clock_, Options());
+  ASSERT_TRUE(restarted.pipeline.Start().ok());
+  EXPECT_TRUE(restarted.pipeline.background_error().ok());
+  EXPECT_NE(restarted.Find("user_id", "u0"), kNoPerson);
+  EXPECT_EQ(restarted.Find("user_id", "u1"), kNoPerson);
+  EXPECT_EQ(restarted.Find("user_id", "u3"), kNoPerson);
 }
 
 TEST_F(PipelineTest, ConcurrentSubmittersShareGroupCommits) {
