@@ -8,6 +8,7 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <thread>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -560,7 +561,15 @@ Response AudienceRoutes::Preview(const Request& request) const {
   {
     auto lock = services_.pipeline.LockForRead();
     const segments::AudienceEngine& engine = services_.audiences;
-    absl::StatusOr<tags::Bitmap> members = engine.catalog().Evaluate(expression, as_of, now);
+    // Evaluated in slices, the read lock let go between them, so that a
+    // costly preview never holds ingest up for more than a slice.
+    segments::EvalSlicing slicing;
+    slicing.yield = [&lock] {
+      lock.unlock();
+      std::this_thread::yield();
+      lock.lock();
+    };
+    absl::StatusOr<tags::Bitmap> members = engine.catalog().Evaluate(expression, as_of, now, slicing);
     if (!members.ok()) return StatusReply(members.status(), "expression");
     count = members->Cardinality();
     for (PersonId id : SampleMembers(*members, static_cast<size_t>(sample), expression)) {

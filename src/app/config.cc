@@ -98,7 +98,7 @@ absl::Status LoadConfigFile(const std::string& path, Config* c) {
                                       std::to_string(e.mark.column + 1) + ": " + e.msg);
   }
   if (root.IsNull()) return absl::OkStatus();
-  RETURN_IF_ERROR(CheckKeys(path, "", root, {"data_dir", "server", "keys", "ingest", "identity", "storage", "memory", "log"}));
+  RETURN_IF_ERROR(CheckKeys(path, "", root, {"data_dir", "server", "keys", "ingest", "identity", "segments", "storage", "memory", "log"}));
   RETURN_IF_ERROR(Read(path, "data_dir", root["data_dir"], &c->data_dir));
   if (auto s = root["server"]) {
     RETURN_IF_ERROR(CheckKeys(path, "server", s, {"port", "bind", "threads"}));
@@ -129,6 +129,11 @@ absl::Status LoadConfigFile(const std::string& path, Config* c) {
     RETURN_IF_ERROR(Read(path, "ingest.max_trait_paths", in["max_trait_paths"], &c->traits.max_trait_paths));
     RETURN_IF_ERROR(Read(path, "ingest.max_trait_depth", in["max_trait_depth"], &c->traits.max_trait_depth));
     if (c->traits.max_trait_depth == 0) return Bad(path, "ingest.max_trait_depth", "must be at least 1");
+  }
+  if (auto seg = root["segments"]) {
+    RETURN_IF_ERROR(CheckKeys(path, "segments", seg, {"eval_budget"}));
+    RETURN_IF_ERROR(ReadDuration(path, "segments.eval_budget", seg["eval_budget"], &c->segments.eval_budget_ms));
+    if (c->segments.eval_budget_ms <= 0) return Bad(path, "segments.eval_budget", "must be positive");
   }
   if (auto id = root["identity"]) {
     auto& io = c->server.parse.identity;

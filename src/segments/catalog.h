@@ -71,6 +71,19 @@ struct MembershipChange {
 struct CatalogOptions {
   EvalOptions eval;
   size_t max_depth = 4;  // tag hierarchy levels
+  // Longest a one-off evaluation (a preview) may take; past it, it stops
+  // with InvalidArgument.
+  TimeMs eval_budget_ms = 2000;
+};
+
+// How a one-off evaluation shares the engine with its writer.
+struct EvalSlicing {
+  // Called between slices of persons, with no state of the evaluation
+  // borrowed: the caller releases its read lock there and takes it again,
+  // so that the writer (ingest) waits at most one slice. Null: one pass.
+  std::function<void()> yield;
+  // Target time of one slice.
+  TimeMs slice_ms = 5;
 };
 
 class Catalog : public RefResolver {
@@ -122,6 +135,13 @@ class Catalog : public RefResolver {
   // for parse errors; NotFound for unknown references.
   // Does not change the catalog or the table: safe beside other readers.
   absl::StatusOr<tags::Bitmap> Evaluate(std::string_view expression, std::optional<TimeMs> as_of, TimeMs now) const;
+  // The same in slices of persons (see EvalSlicing), within
+  // CatalogOptions::eval_budget_ms: past it, InvalidArgument saying so.
+  // Persons are evaluated as of the slice that holds them; definitions
+  // changed between slices are compiled again (NotFound if one it uses was
+  // deleted).
+  absl::StatusOr<tags::Bitmap> Evaluate(std::string_view expression, std::optional<TimeMs> as_of, TimeMs now,
+                                        const EvalSlicing& slicing) const;
 
   // The size of Evaluate()'s result, faster when nothing but the count is
   // needed.

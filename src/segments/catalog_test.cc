@@ -1,5 +1,9 @@
 #include "segments/catalog.h"
 
+#include <chrono>
+#include <map>
+#include <thread>
+
 #include "gtest/gtest.h"
 #include "segments/internal/catalog_record.h"
 #include "store/mem_kv_store.h"
@@ -186,6 +190,48 @@ TEST(CatalogRecordTest, RoundTripAndRejects) {
   EXPECT_FALSE(internal::DecodeCatalogRecord("X", &is_segment, &back, &unused));
   bytes[1] = 9;  // unknown kind
   EXPECT_FALSE(internal::DecodeCatalogRecord(bytes, &is_segment, &back, &unused));
+}
+
+TEST(CatalogSlicingTest, SlicedEvaluationGivesTheSameAnswerAndYields) {
+  store::MemKvStore kv;
+  PersonTable table;
+  for (PersonId p = 0; p < 20000; ++p) {
+    std::map<std::string, profiles::TraitValue, std::less<>> traits;
+    traits["age"].json = std::to_string(p % 90);
+    table.SetTraits(p, traits);
+  }
+  Catalog catalog(kv, table);
+  store::WriteBatch batch;
+  ASSERT_TRUE(catalog.PutTag(Rule("old", "trait.age >= 60"), kNow, &batch).ok());
+  const std::string expr = R"(tag("old") OR trait.age < 3)";
+  absl::StatusOr<tags::Bitmap> whole = catalog.Evaluate(expr, std::nullopt, kNow);
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  int yields = 0;
+  EvalSlicing slicing;
+  slicing.slice_ms = 1;
+  slicing.yield = [&] {
+    // The writer's turn: a definition it uses is replaced meanwhile.
+    if (++yields == 1) ASSERT_TRUE(catalog.PutTag(Rule("old", "trait.age >= 60"), kNow, &batch).ok());
+  };
+  absl::StatusOr<tags::Bitmap> sliced = catalog.Evaluate(expr, std::nullopt, kNow, slicing);
+  ASSERT_TRUE(sliced.ok()) << sliced.status();
+  EXPECT_EQ(*sliced, *whole);
+  EXPECT_EQ(sliced->Cardinality(), 7329u);  // ages 60..89 and 0..2 of 0..89 repeated
+  EXPECT_GT(yields, 0);
+}
+
+TEST(CatalogSlicingTest, PastItsBudgetAnEvaluationStops) {
+  store::MemKvStore kv;
+  PersonTable table;
+  for (PersonId p = 0; p < 2000; ++p) table.Touch(p);
+  CatalogOptions options;
+  options.eval_budget_ms = 1;
+  Catalog catalog(kv, table, options);
+  EvalSlicing slicing;
+  slicing.yield = [] { std::this_thread::sleep_for(std::chrono::milliseconds(2)); };
+  absl::StatusOr<tags::Bitmap> r = catalog.Evaluate("trait.x IS NULL", std::nullopt, kNow, slicing);
+  ASSERT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
+  EXPECT_NE(std::string(r.status().message()).find("budget of 1 ms"), std::string::npos) << r.status();
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "segments/parser.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <memory>
@@ -117,7 +118,24 @@ class Parser {
     if (pos_ < tokens_.size() - 1) ++pos_;
     return t;
   }
-  SourcePos PosOf(const Token& t) const { return internal::PosAt(text_, t.offset); }
+  // Positions are asked for in increasing order as tokens are consumed:
+  // each call goes on from the last, so that a long expression is read in
+  // linear time.
+  SourcePos PosOf(const Token& t) const {
+    const size_t offset = std::min(t.offset, text_.size());
+    if (offset < pos_offset_) {
+      pos_offset_ = 0;
+      pos_at_ = SourcePos{};
+    }
+    const SourcePos step = internal::PosAt(text_.substr(pos_offset_), offset - pos_offset_);
+    if (step.line > 1) {
+      pos_at_ = SourcePos{pos_at_.line + step.line - 1, step.column};
+    } else {
+      pos_at_.column += step.column - 1;
+    }
+    pos_offset_ = offset;
+    return pos_at_;
+  }
 
   // Records an error at `t` (or the lexical error `t` carries). Returns false.
   bool Fail(const Token& t, std::string message) {
@@ -636,6 +654,8 @@ class Parser {
   }
 
   std::string_view text_;
+  mutable size_t pos_offset_ = 0;  // PosOf's last offset and position
+  mutable SourcePos pos_at_;
   std::vector<Token> tokens_;
   size_t pos_ = 0;
   int depth_ = 0;

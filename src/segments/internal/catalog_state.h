@@ -70,6 +70,7 @@ struct Catalog::State {
   std::vector<std::unique_ptr<Def>> defs;  // by id; null when deleted
   std::map<std::string, uint32_t, std::less<>> tags_by_name, segments_by_name;
   uint32_t next_id = 0;
+  uint64_t generation = 0;  // bumped whenever a definition is installed or removed
   uint64_t change_seq = 0;
   uint64_t changes_recorded = 0;
 
@@ -357,6 +358,7 @@ struct Catalog::State {
   // whose id and members it takes over) and computes its members; a
   // replacement records the changes and recomputes what refers to it.
   void Install(std::unique_ptr<Def> d, Def* old, TimeMs now, store::WriteBatch* batch, RefResolver* refs) {
+    ++generation;
     const bool old_labelled = old && !old->expr;
     if (old) {
       d->slot = old->slot;
@@ -386,6 +388,7 @@ struct Catalog::State {
 
   // Deletes definition d unless another refers to it (FailedPrecondition).
   absl::Status Remove(Def& d, store::WriteBatch* batch) {
+    ++generation;
     const char* kind = d.is_segment ? "segment '" : "tag '";
     if (!dependents[d.id].empty()) {
       const Def& o = *defs[dependents[d.id].front()];
