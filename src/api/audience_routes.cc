@@ -553,6 +553,10 @@ Response AudienceRoutes::Preview(const Request& request) const {
   segments::ParseError error;
   if (!segments::Parse(expression, &error).ok()) return ParseErrorReply(error, "expression");
 
+  // Samples and breakdowns give personal data as keyed hashes unless the
+  // key may read it raw (pii_keys).
+  const bool raw_pii = MayReadRawPii(request);
+  const bool pii_breakdown = !trait_path.empty() && !raw_pii && identity::IsPiiTrait(trait_path, services_.graph.options());
   const auto started = std::chrono::steady_clock::now();
   const TimeMs now = services_.clock.NowMs();
   json sample_json = json::array();
@@ -572,9 +576,15 @@ Response AudienceRoutes::Preview(const Request& request) const {
     absl::StatusOr<tags::Bitmap> members = engine.catalog().Evaluate(expression, as_of, now, slicing);
     if (!members.ok()) return StatusReply(members.status(), "expression");
     count = members->Cardinality();
+    const identity::IdentityOptions& id_options = services_.graph.options();
     for (PersonId id : SampleMembers(*members, static_cast<size_t>(sample), expression)) {
-      sample_json.push_back(
-          {{"person_id", id}, {"identities", IdentitiesJson(services_.graph.Identities(id))}});
+      std::vector<identity::Identifier> ids = services_.graph.Identities(id);
+      if (!raw_pii) {
+        for (identity::Identifier& i : ids) {
+          if (identity::IsPii(i.ns, id_options)) i.value = services_.graph.pseudonymizer().HexDigest(i.ns, i.value);
+        }
+      }
+      sample_json.push_back({{"person_id", id}, {"identities", IdentitiesJson(ids)}});
     }
     if (!trait_path.empty()) {
       const segments::PersonTable& table = engine.table();
@@ -604,6 +614,20 @@ Response AudienceRoutes::Preview(const Request& request) const {
   }
   json reply = {{"count", count}, {"sample", std::move(sample_json)}};
   if (!trait_path.empty()) {
+    if (pii_breakdown) {
+      // Personal data is counted by keyed hash, as exports give it.
+      const identity::IdentityOptions& id_options = services_.graph.options();
+      absl::flat_hash_map<std::string, uint64_t> hashed;
+      for (const auto& [value, n] : values) {
+        if (value == kNoValue) {
+          hashed[value] += n;
+          continue;
+        }
+        absl::StatusOr<std::string> normalized = identity::Normalize(trait_path, value, id_options);
+        hashed[services_.graph.pseudonymizer().HexDigest(trait_path, normalized.ok() ? *normalized : value)] += n;
+      }
+      values = std::move(hashed);
+    }
     std::vector<std::pair<std::string, uint64_t>> top(values.begin(), values.end());
     std::sort(top.begin(), top.end(), [](const auto& a, const auto& b) {
       return a.second != b.second ? a.second > b.second : a.first < b.first;
@@ -758,12 +782,13 @@ Response AudienceRoutes::ExportMembers(bool segment, const std::string& name,
     paths.emplace_back(t);
   }
   const identity::IdentityOptions& id_options = services_.graph.options();
-  // A trait named like a PII namespace ("email", "phone") is PII too.
+  // A trait named like personal data ("email", "Email", "contact.email",
+  // "mobile"; IdentityOptions::pii_trait_words) is PII too.
   std::vector<char>& pii_trait = export_columns.pii_trait;
   pii_trait.resize(paths.size());
   bool any_pii = identity::IsPii(ns, id_options);
   for (size_t i = 0; i < paths.size(); ++i) {
-    pii_trait[i] = identity::IsPii(paths[i], id_options);
+    pii_trait[i] = identity::IsPiiTrait(paths[i], id_options);
     any_pii |= pii_trait[i] != 0;
   }
   export_columns.raw_pii = raw && MayReadRawPii(request);

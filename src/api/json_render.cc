@@ -11,8 +11,9 @@ using nlohmann::json;
 json ErrorJson(std::string_view error, std::string_view field, int index) {
   json j = json::object();
   j["error"] = error;
-  j["field"] = field.empty() ? json(nullptr) : json(field);
-  j["index"] = index;
+  // Only what applies: a field when one is at fault, an index for batch items.
+  if (!field.empty()) j["field"] = field;
+  if (index >= 0) j["index"] = index;
   return j;
 }
 

@@ -540,6 +540,7 @@ PersonId Router::CurrentRoot(PersonId atom) const {
 
 Response Router::PersonLookupError(const absl::Status& s) {
   if (absl::IsNotFound(s)) return ErrorResponse(404, "person not found");
+  if (absl::IsInvalidArgument(s)) return ErrorResponse(400, Message(s), "ns");
   return StatusResponse(s);
 }
 

@@ -126,6 +126,39 @@ bool IsPii(std::string_view ns, const IdentityOptions& options) {
          options.pii_namespaces.end();
 }
 
+bool IsPiiTrait(std::string_view path, const IdentityOptions& options) {
+  if (IsPii(path, options)) return true;
+  std::string word;
+  auto check = [&]() {
+    const bool hit = !word.empty() && std::find(options.pii_trait_words.begin(), options.pii_trait_words.end(),
+                                                word) != options.pii_trait_words.end();
+    word.clear();
+    return hit;
+  };
+  for (size_t i = 0; i < path.size(); ++i) {
+    const char c = path[i];
+    const bool upper = c >= 'A' && c <= 'Z';
+    if (c == '.' || c == '_' || c == '-' || c == ' ') {
+      if (check()) return true;
+      continue;
+    }
+    if (upper && i > 0 && path[i - 1] >= 'a' && path[i - 1] <= 'z' && check()) return true;
+    word.push_back(upper ? static_cast<char>(c - 'A' + 'a') : c);
+  }
+  if (check()) return true;
+  // Whole segments, lower-cased: a PII namespace written in another case.
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find('.', start);
+    if (end == std::string_view::npos) end = path.size();
+    word.clear();
+    for (char ch : path.substr(start, end - start)) word.push_back(ch >= 'A' && ch <= 'Z' ? static_cast<char>(ch - 'A' + 'a') : ch);
+    if (IsPii(word, options) || check()) return true;
+    start = end + 1;
+  }
+  return false;
+}
+
 // The HMAC key schedule (the padded key's inner and outer hash states) is
 // computed once in `ctx`; each digest re-initialises it with a NULL key, which
 // OpenSSL documents as reusing the key already set. One context serves all

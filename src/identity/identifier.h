@@ -53,6 +53,10 @@ struct IdentityOptions {
   // when a server source sends them, or an event carries the user_id the
   // person already had. user_id and anonymous_id are never claims.
   std::vector<std::string> claim_namespaces = {"email", "phone"};
+  // Words that make a trait path personal data (IsPiiTrait), matched against
+  // the words of each path segment, case-insensitively.
+  std::vector<std::string> pii_trait_words = {"email", "mail",    "phone",  "mobile",   "tel",   "telephone",
+                                              "cell",  "openid",  "unionid", "idcard",  "passport", "ssn"};
 };
 
 // Normalises `raw` for namespace `ns`: trims surrounding whitespace for all
@@ -67,6 +71,12 @@ absl::StatusOr<std::string> Normalize(std::string_view ns, std::string_view raw,
 
 // True if `ns` holds personal data under `options`.
 bool IsPii(std::string_view ns, const IdentityOptions& options);
+
+// True if trait path `path` holds personal data under `options`: it names a
+// PII namespace, or a segment of it has a word of pii_trait_words, words
+// being split at '_', '-', ' ' and lower-to-upper case changes ("Email",
+// "contact.email", "mobile", "emailAddress", "phone_number" all are).
+bool IsPiiTrait(std::string_view path, const IdentityOptions& options);
 
 // Keyed pseudonyms: HMAC-SHA256(key, ns || 0x00 || value). Thread-safe.
 class Pseudonymizer {

@@ -145,5 +145,20 @@ TEST(PseudonymizerTest, ConcurrentDigestsAgree) {
   for (int b : bad) EXPECT_EQ(b, 0);
 }
 
+TEST(IsPiiTraitTest, NameVariantsOfPersonalDataArePii) {
+  IdentityOptions o;
+  for (const char* path : {"email", "Email", "EMAIL", "contact.email", "mobile", "emailAddress", "phone_number",
+                           "contact.Mobile-Phone", "wechat_openid", "profile.tel"}) {
+    EXPECT_TRUE(IsPiiTrait(path, o)) << path;
+  }
+  for (const char* path : {"city", "age", "hotel", "plan", "address.city", "telemetry_level"}) {
+    EXPECT_FALSE(IsPiiTrait(path, o)) << path;
+  }
+  o.pii_trait_words = {"secret"};
+  EXPECT_TRUE(IsPiiTrait("my_secret", o));
+  EXPECT_FALSE(IsPiiTrait("mobile", o));
+  EXPECT_TRUE(IsPiiTrait("email", o));  // still a PII namespace
+}
+
 }  // namespace
 }  // namespace facet::identity

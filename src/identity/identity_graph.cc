@@ -745,6 +745,13 @@ absl::StatusOr<PersonId> IdentityGraph::Find(const Identifier& id) const {
   const State& s = *state_;
   auto it = s.index.find(s.DigestOf(id.ns, id.value));
   if (it == s.index.end()) {
+    const bool known = s.ns_ids.contains(id.ns) || id.ns == kUserId || id.ns == kAnonymousId || id.ns == kEmail ||
+                       id.ns == kPhone || id.ns == kDeviceId || IsPii(id.ns, s.options) ||
+                       s.options.max_per_namespace.contains(id.ns);
+    if (!known) {
+      return absl::InvalidArgumentError("unknown identifier namespace '" + id.ns +
+                                        "': no identifier has it (e.g. user_id, anonymous_id, email, phone)");
+    }
     return absl::NotFoundError("no person has identifier '" + id.ns + "'");
   }
   return s.atoms[it->second].root;

@@ -130,7 +130,9 @@ class IdentityGraph {
                                         std::string_view reason, store::WriteBatch* batch,
                                         SourceTrust trust = SourceTrust::kServer);
 
-  // The root person holding `id` (normalised), or NotFound.
+  // The root person holding `id` (normalised), or NotFound;
+  // InvalidArgument when no identifier ever had its namespace (and it is
+  // not a built-in one).
   absl::StatusOr<PersonId> Find(const Identifier& id) const;
 
   // The root of `atom`'s tree (the atom itself when it is a root).

@@ -16,6 +16,8 @@ namespace facet::ingest {
 namespace {
 
 constexpr size_t kMaxQuarantineRaw = 4096;
+// kMeta: accepted, rejected, de-duplicated events and group commits, u64 each.
+constexpr std::string_view kMetaIngestCounters = "ingest/counters";
 // A group's write batch up to this size is kept for the next group.
 constexpr size_t kMaxReusedBatchBytes = 16 << 20;
 
@@ -102,6 +104,20 @@ absl::Status Pipeline::Recover() {
   RETURN_IF_ERROR(Annotate(profiles_.Load(persons), "loading profiles"));
   ASSIGN_OR_RETURN(EventSeq last, profiles::LastSeq(kv_));
   ASSIGN_OR_RETURN(unscoped_message_ids_, profiles::HasUnscopedMessageIds(kv_));
+  {
+    absl::StatusOr<std::string> stats = kv_.Get(store::Column::kMeta, kMetaIngestCounters);
+    if (stats.ok() && stats->size() == 32) {
+      const std::string_view v = *stats;
+      counters_.events_accepted = store::DecodeFixed64BE(v);
+      counters_.events_rejected = store::DecodeFixed64BE(v.substr(8));
+      counters_.events_deduplicated = store::DecodeFixed64BE(v.substr(16));
+      counters_.group_commits = store::DecodeFixed64BE(v.substr(24));
+    } else if (stats.ok()) {
+      return absl::DataLossError("ingest counters record of " + std::to_string(stats->size()) + " bytes");
+    } else if (!absl::IsNotFound(stats.status())) {
+      return Annotate(stats.status(), "reading ingest counters");
+    }
+  }
   next_seq_ = last + 1;
   // Events after the checkpoint are replayed onto their atoms' profiles.
   uint64_t replayed = 0;
@@ -480,6 +496,16 @@ void Pipeline::CommitterLoop() {
         counters_.trait_paths_indexed = audiences_->table().trait_paths();
         counters_.trait_paths_over_limit = audiences_->table().refused_over_count();
         counters_.trait_paths_too_deep = audiences_->table().refused_too_deep();
+      }
+      if (!g->batch.empty()) {
+        // The counters as they stand once this group is written, so that
+        // they survive a restart.
+        std::string stats;
+        store::PutFixed64BE(&stats, counters_.events_accepted.load(std::memory_order_relaxed) + accepted);
+        store::PutFixed64BE(&stats, counters_.events_rejected.load(std::memory_order_relaxed));
+        store::PutFixed64BE(&stats, counters_.events_deduplicated.load(std::memory_order_relaxed));
+        store::PutFixed64BE(&stats, counters_.group_commits.load(std::memory_order_relaxed) + 1);
+        g->batch.Put(store::Column::kMeta, kMetaIngestCounters, stats);
       }
     }
     absl::Status written = absl::OkStatus();

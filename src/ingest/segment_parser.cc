@@ -719,7 +719,7 @@ bool ReadBatchFields(object top, Scope& scope, simdjson::dom::array& items, Requ
 void ParseBody(Endpoint endpoint, std::string_view body, TimeMs received_at,
                const ParseOptions& options, RequestParse& r) {
   if (body.size() > options.max_batch_bytes) {
-    Fail(r, "request body exceeds " + std::to_string(options.max_batch_bytes) + " bytes", "",
+    Fail(r, "request body exceeds " + std::to_string(options.max_batch_bytes) + " bytes", "body",
          /*too_large=*/true);
     return;
   }
@@ -741,7 +741,7 @@ void ParseBody(Endpoint endpoint, std::string_view body, TimeMs received_at,
 
   element root;
   if (const auto err = parser->parse(padded->data(), body.size(), false).get(root); err) {
-    Fail(r, "malformed JSON: " + std::string(simdjson::error_message(err)), "");
+    Fail(r, "malformed JSON: " + std::string(simdjson::error_message(err)), "body");
     return;
   }
 
@@ -767,7 +767,7 @@ void ParseBody(Endpoint endpoint, std::string_view body, TimeMs received_at,
     } else if (root.get_object().get(top) == simdjson::SUCCESS) {
       if (!ReadBatchFields(top, scope, items, r)) return;
     } else {
-      Fail(r, "request body must be a JSON object or array", "");
+      Fail(r, "request body must be a JSON object or array", "body");
       return;
     }
     r.events.reserve(items.size());
@@ -781,7 +781,7 @@ void ParseBody(Endpoint endpoint, std::string_view body, TimeMs received_at,
 
   object message;
   if (root.get_object().get(message) != simdjson::SUCCESS) {
-    Fail(r, "request body must be a JSON object", "");
+    Fail(r, "request body must be a JSON object", "body");
     return;
   }
   if (auto key = Member(message, "writeKey")) {

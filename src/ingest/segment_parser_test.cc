@@ -110,7 +110,7 @@ TEST(SegmentParserTest, MalformedJsonIsFatal) {
   RequestParse r = Batch(R"({"batch":[{"type":"track",)");
   ASSERT_TRUE(r.fatal);
   EXPECT_THAT(r.fatal->error, HasSubstr("malformed JSON: "));
-  EXPECT_EQ(r.fatal->field, "");
+  EXPECT_EQ(r.fatal->field, "body");
   EXPECT_EQ(r.fatal->index, -1);
   EXPECT_FALSE(r.too_large);
   EXPECT_THAT(r.events, IsEmpty());

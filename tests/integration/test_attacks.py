@@ -8,14 +8,17 @@ behind a guessed messageId, that a heavy audience preview does not stall
 ingest, and that exports cannot smuggle spreadsheet formulas or raw PII.
 """
 
+import csv
+import io
 import json
 import os
+import re
 import sys
 import threading
 import time
 
-from facet_server import (FacetServer, ServerTestCase, basic_auth, identify, main, new_id,
-                          parse_ts, quote, track, ts, wait_until)
+from facet_server import (FacetServer, ServerTestCase, basic_auth, identify, main, make_event,
+                          new_id, parse_ts, quote, track, ts, wait_until)
 
 # Python's JSON encoder recurses once per nesting level.
 sys.setrecursionlimit(20000)
@@ -359,6 +362,93 @@ class PreviewStallTest(ServerTestCase):
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.json()["count"], self.PERSONS // 100)
         self.assertLess(time.monotonic() - t, 5.0)
+
+
+
+class SmallFindingsTest(ServerTestCase):
+    """Exports safe to open in a spreadsheet, personal data hashed whatever
+    its trait is called, and the smaller API contract fixes."""
+
+    PII_ADMIN = "ak_pii"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = FacetServer(name="small-findings", admin_keys=("ak_plain", cls.PII_ADMIN),
+                                 extra_args=["--pii-key", cls.PII_ADMIN]).start()
+        cls.server.admin_key = "ak_plain"
+
+    def put_segment(self, name, expression):
+        r = self.server.request("PUT", f"/v1/segments/{name}", {"expression": expression})
+        self.assertEqual(r.status, 200, r)
+
+    def test_csv_export_escapes_formulas(self):
+        self.server.batch([
+            identify(user_id="=HYPERLINK(\"http://x\")", traits={"note": "=1+2", "city": "-2+3", "grp": "csv"}),
+            identify(user_id="@SUM(A1)", traits={"note": "+cmd", "city": "\tTab", "grp": "csv"}),
+            identify(user_id="plain", traits={"note": "ok", "city": "\rCR", "grp": "csv", "score": -5}),
+        ])
+        self.put_segment("csv_attack", 'trait.grp = "csv"')
+        r = self.server.get("/v1/segments/csv_attack/members?format=csv&ns=user_id&traits=note,city,score,%2Bx,%3Dy")
+        self.assertEqual(r.status, 200, r)
+        rows = list(csv.reader(io.StringIO(r.text(), newline="")))
+        self.assertEqual(rows[0], ["person_id", "user_id", "note", "city", "score", "'+x", "'=y"])
+        self.assertEqual(len(rows), 4, rows)
+        for row in rows:
+            for cell in row:
+                self.assertFalse(cell[:1] in ("=", "+", "@", "\t", "\r"), f"{cell!r} in {row}")
+                self.assertFalse(cell.startswith("-") and cell != "-5", f"{cell!r} in {row}")
+        cells = {c for row in rows for c in row}
+        self.assertIn("'=1+2", cells)
+        self.assertIn("'@SUM(A1)", cells)
+        self.assertIn("-5", cells)  # a number stays a number
+
+    def test_pii_trait_name_variants_are_hashed(self):
+        self.server.batch([identify(user_id="pii-1", traits={
+            "Email": "Li.Lei@Example.com", "contact": {"email": "c@example.com"}, "mobile": "13800138000",
+            "grp": "pii"})])
+        self.put_segment("pii_variants", 'trait.grp = "pii"')
+        path = "/v1/segments/pii_variants/members?format=ndjson&ns=user_id&traits=Email,contact.email,mobile"
+        line = json.loads(self.server.get(path).text().splitlines()[0])
+        for col in ("Email", "contact.email", "mobile"):
+            self.assertRegex(line[col], r"^[0-9a-f]{64}$", line)
+        raw = json.loads(self.server.get(path + "&raw=true", auth="Bearer " + self.PII_ADMIN).text().splitlines()[0])
+        self.assertEqual(raw["mobile"], "13800138000")
+        r = self.server.post("/v1/segments/preview", {"expression": 'trait.grp = "pii"', "breakdown": "trait.mobile"})
+        self.assertEqual(r.status, 200, r)
+        self.assertNotIn("13800138000", r.text())
+        self.assertTrue(all(re.fullmatch(r"[0-9a-f]{64}", k) for k in r.json()["breakdown"]), r.json())
+
+    def test_unknown_namespace_is_400(self):
+        r = self.server.get("/v1/persons/unknown_ns/x")
+        self.assertEqual(r.status, 400, r)
+        self.assertEqual(r.json()["field"], "ns")
+        self.assertEqual(self.server.get("/v1/persons/email/nobody%40example.com").status, 404)
+
+    def test_errors_carry_no_null_field_or_negative_index(self):
+        for r in (self.server.get("/v1/persons/user_id/nobody"),
+                  self.server.ingest("/v1/track", b"{not json", content_type="application/json"),
+                  self.server.get("/v1/nothing")):
+            body = r.json()
+            self.assertNotIn(None, body.values(), body)
+            self.assertGreaterEqual(body.get("index", 0), 0, body)
+
+    def test_bad_key_is_refused_before_the_body_is_read(self):
+        # Not gzip at all, declared as gzip: with a wrong key the reply is 401,
+        # not a decompression error, so nothing was inflated or parsed.
+        r = self.server.ingest("/v1/batch", b"\x1f\x8b garbage", auth=basic_auth("wk_wrong"),
+                               headers={"Content-Encoding": "gzip"})
+        self.assertEqual(r.status, 401, r)
+
+    def test_stats_survive_a_restart(self):
+        uid = new_id("stats")
+        e = track("Counted", user_id=uid)
+        self.server.batch([e, e, make_event("track", user_id=uid)])  # 1 stored, 1 duplicate, 1 invalid
+        before = self.server.stats()
+        self.assertGreaterEqual(before["rejected"], 1)
+        self.server.restart()
+        after = self.server.stats()
+        for k in ("accepted", "rejected", "deduplicated", "events", "persons"):
+            self.assertEqual(after[k], before[k], k)
 
 
 if __name__ == "__main__":

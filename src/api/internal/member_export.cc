@@ -51,10 +51,10 @@ class MemberExportSource final : public BodySource {
  private:
   void AppendHeader(std::string* out) const {
     out->append("person_id,");
-    AppendCsvField(out, columns_.ns);
+    AppendSpreadsheetCsvField(out, columns_.ns);
     for (const std::string& c : columns_.columns) {
       out->push_back(',');
-      AppendCsvField(out, c);
+      AppendSpreadsheetCsvField(out, c);
     }
     out->append("\r\n");
   }
@@ -87,13 +87,15 @@ class MemberExportSource final : public BodySource {
     }
     if (columns_.csv) {
       out->append(std::to_string(id)).push_back(',');
-      if (identifier) AppendCsvField(out, *identifier);
+      if (identifier) AppendSpreadsheetCsvField(out, *identifier);
       for (const json& v : trait_values_) {
         out->push_back(',');
         if (v.is_string()) {
-          AppendCsvField(out, v.get_ref<const std::string&>());
+          AppendSpreadsheetCsvField(out, v.get_ref<const std::string&>());
+        } else if (v.is_number() || v.is_boolean()) {
+          AppendCsvField(out, Dump(v));  // a number such as -5 is data, not a formula
         } else if (!v.is_null()) {
-          AppendCsvField(out, Dump(v));
+          AppendSpreadsheetCsvField(out, Dump(v));
         }
       }
       out->append("\r\n");
