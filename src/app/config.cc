@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -117,7 +118,7 @@ absl::Status LoadConfigFile(const std::string& path, Config* c) {
     RETURN_IF_ERROR(CheckKeys(path, "ingest", in,
                               {"max_event_bytes", "max_batch_bytes", "dedupe_window", "quarantine_capacity",
                                "checkpoint_events", "checkpoint_interval", "sync", "max_trait_paths",
-                               "max_trait_depth"}));
+                               "max_trait_depth", "max_future_skew"}));
     RETURN_IF_ERROR(Read(path, "ingest.max_event_bytes", in["max_event_bytes"], &c->server.parse.max_event_bytes));
     RETURN_IF_ERROR(Read(path, "ingest.max_batch_bytes", in["max_batch_bytes"], &c->server.parse.max_batch_bytes));
     c->server.max_body_bytes = c->server.parse.max_batch_bytes;
@@ -129,6 +130,8 @@ absl::Status LoadConfigFile(const std::string& path, Config* c) {
     RETURN_IF_ERROR(Read(path, "ingest.max_trait_paths", in["max_trait_paths"], &c->traits.max_trait_paths));
     RETURN_IF_ERROR(Read(path, "ingest.max_trait_depth", in["max_trait_depth"], &c->traits.max_trait_depth));
     if (c->traits.max_trait_depth == 0) return Bad(path, "ingest.max_trait_depth", "must be at least 1");
+    RETURN_IF_ERROR(ReadDuration(path, "ingest.max_future_skew", in["max_future_skew"],
+                                 &c->server.parse.max_future_skew_ms));
   }
   if (auto seg = root["segments"]) {
     RETURN_IF_ERROR(CheckKeys(path, "segments", seg, {"eval_budget"}));
@@ -138,7 +141,8 @@ absl::Status LoadConfigFile(const std::string& path, Config* c) {
   if (auto id = root["identity"]) {
     auto& io = c->server.parse.identity;
     RETURN_IF_ERROR(CheckKeys(path, "identity", id,
-                              {"hmac_key_file", "default_country_code", "limits", "pii_namespaces", "sources"}));
+                              {"hmac_key_file", "default_country_code", "limits", "pii_namespaces", "pii_trait_words",
+                               "claim_namespaces", "sources"}));
     RETURN_IF_ERROR(Read(path, "identity.hmac_key_file", id["hmac_key_file"], &c->hmac_key_file));
     RETURN_IF_ERROR(Read(path, "identity.default_country_code", id["default_country_code"], &io.default_country_code));
     if (auto limits = id["limits"]) {
@@ -154,6 +158,17 @@ absl::Status LoadConfigFile(const std::string& path, Config* c) {
           io.max_per_namespace[ns] = n;
         }
       }
+    }
+    if (auto words = id["pii_trait_words"]) {
+      io.pii_trait_words.clear();
+      RETURN_IF_ERROR(ReadStrings(path, "identity.pii_trait_words", words, &io.pii_trait_words));
+      for (std::string& w : io.pii_trait_words) {
+        for (char& ch : w) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      }
+    }
+    if (auto claims = id["claim_namespaces"]) {
+      io.claim_namespaces.clear();
+      RETURN_IF_ERROR(ReadStrings(path, "identity.claim_namespaces", claims, &io.claim_namespaces));
     }
     if (auto pii = id["pii_namespaces"]) {
       io.pii_namespaces.clear();
