@@ -17,7 +17,7 @@
 #include "segments/catalog.h"
 #include "segments/person_table.h"
 #include "store/mem_kv_store.h"
-#include "tags/bitmap.h"
+#include "bitmap/bitmap.h"
 
 namespace facet::bench {
 namespace {
@@ -119,7 +119,7 @@ absl::StatusOr<EngineTimes> RunFacet(const BenchDataset& data, int repeat, int u
     for (PersonId p = 0; p < data.persons; ++p) {
       if (data.HasTag(t, p)) members.push_back(p);
     }
-    RETURN_IF_ERROR(catalog.SetMembers(def.name, tags::Bitmap::Of(members), now, &batch));
+    RETURN_IF_ERROR(catalog.SetMembers(def.name, bitmap::Bitmap::Of(members), now, &batch));
   }
   // The aggregates Q2 compares are kept live because tags of the pack use
   // them (as a retail pack's 高频购买 and 近90天活跃 would).
@@ -149,7 +149,7 @@ absl::StatusOr<EngineTimes> RunFacet(const BenchDataset& data, int repeat, int u
     std::vector<double> set_ms;
     for (int r = 0; r <= repeat; ++r) {
       auto t0 = Clock::now();
-      ASSIGN_OR_RETURN(tags::Bitmap members, catalog.Evaluate(text, std::nullopt, now));
+      ASSIGN_OR_RETURN(bitmap::Bitmap members, catalog.Evaluate(text, std::nullopt, now));
       if (members.Cardinality() != count) return absl::InternalError("Count and Evaluate disagree");
       if (r > 0) set_ms.push_back(Since(t0) * 1e3);
     }

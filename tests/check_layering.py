@@ -33,8 +33,7 @@ SRC = ROOT / "src"
 # (the C++ and C standard library, POSIX, Abseil, zlib ...) are free.
 THIRD_PARTY = [
     ("rocksdb/", ["store/"], "RocksDB stays behind store::KvStore"),
-    # The bitmap library is tags/ today and is being renamed bitmap/.
-    ("roaring", ["tags/", "bitmap/"], "CRoaring stays behind the Bitmap class"),
+    ("roaring", ["bitmap/"], "CRoaring stays behind the Bitmap class"),
     ("boost/beast", ["api/", "client/"], "HTTP server (api/) and client (client/)"),
     ("boost/asio", ["api/", "client/"], "HTTP server (api/) and client (client/)"),
     ("simdjson", ["ingest/"], "the tracking-API parser"),

@@ -54,7 +54,7 @@ constexpr std::string_view kTagPrefix = "tag:";
 // persons were first seen, so the lowest ids are the oldest customers): one
 // at a pseudo-random rank in each of n equal strata, drawn from `seed_text`
 // so that the same question on the same data gives the same sample.
-std::vector<PersonId> SampleMembers(const tags::Bitmap& members, size_t n, std::string_view seed_text) {
+std::vector<PersonId> SampleMembers(const bitmap::Bitmap& members, size_t n, std::string_view seed_text) {
   const uint64_t count = members.Cardinality();
   if (count <= n) return members.ToVector();
   uint64_t state = 1469598103934665603ull;  // FNV-1a of the text
@@ -126,7 +126,7 @@ std::string_view CatalogErrorField(const absl::Status& s, std::string_view text_
   return {};
 }
 
-uint64_t CountOf(const absl::StatusOr<const tags::Bitmap*>& members) {
+uint64_t CountOf(const absl::StatusOr<const bitmap::Bitmap*>& members) {
   return members.ok() ? (*members)->Cardinality() : 0;
 }
 
@@ -573,7 +573,7 @@ Response AudienceRoutes::Preview(const Request& request) const {
       std::this_thread::yield();
       lock.lock();
     };
-    absl::StatusOr<tags::Bitmap> members = engine.catalog().Evaluate(expression, as_of, now, slicing);
+    absl::StatusOr<bitmap::Bitmap> members = engine.catalog().Evaluate(expression, as_of, now, slicing);
     if (!members.ok()) return StatusReply(members.status(), "expression");
     count = members->Cardinality();
     const identity::IdentityOptions& id_options = services_.graph.options();
@@ -591,8 +591,8 @@ Response AudienceRoutes::Preview(const Request& request) const {
       const uint32_t key = table.strings().Find(trait_path);
       // Members holding a string there are counted per value from the
       // trait's value bitmaps; the others one by one.
-      const tags::Bitmap* rest = &*members;
-      tags::Bitmap others;
+      const bitmap::Bitmap* rest = &*members;
+      bitmap::Bitmap others;
       const segments::StringIndex* strings = key == segments::StringPool::kNone ? nullptr : table.StringTrait(key);
       if (strings != nullptr && strings->indexed()) {
         for (const auto& [value, persons] : strings->holders()) {
@@ -666,10 +666,10 @@ Response AudienceRoutes::Overlap(const Request& request) const {
   {
     auto lock = services_.pipeline.LockForRead();
     const segments::Catalog& catalog = services_.audiences.catalog();
-    std::vector<const tags::Bitmap*> sets;
+    std::vector<const bitmap::Bitmap*> sets;
     for (size_t i = 0; i < list.size(); ++i) {
       std::string_view name = list[i];
-      absl::StatusOr<const tags::Bitmap*> members =
+      absl::StatusOr<const bitmap::Bitmap*> members =
           name.starts_with(kTagPrefix) ? catalog.TagMembers(name.substr(kTagPrefix.size()))
                                        : catalog.SegmentMembers(name);
       if (!members.ok()) return StatusReply(members.status(), "segments[" + std::to_string(i) + "]");
@@ -797,11 +797,11 @@ Response AudienceRoutes::ExportMembers(bool segment, const std::string& name,
                            "exported as keyed hashes", "raw");
   }
 
-  tags::Bitmap members;
+  bitmap::Bitmap members;
   {
     auto lock = services_.pipeline.LockForRead();
     const segments::Catalog& catalog = services_.audiences.catalog();
-    absl::StatusOr<const tags::Bitmap*> found =
+    absl::StatusOr<const bitmap::Bitmap*> found =
         segment ? catalog.SegmentMembers(name) : catalog.TagMembers(name);
     if (!found.ok()) return StatusReply(found.status());
     members = **found;  // a copy: the export renders it after this lock is released

@@ -11,7 +11,7 @@
 
 #include "identity/identity_graph.h"
 #include "ingest/pipeline.h"
-#include "ingest/segment_parser.h"
+#include "ingest/tracking_parser.h"
 #include "profiles/event.h"
 #include "profiles/profile.h"
 

@@ -10,7 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "api/metrics.h"  // kUnmatchedRoute
-#include "ingest/segment_parser.h"
+#include "ingest/tracking_parser.h"
 
 namespace facet::api {
 

@@ -21,7 +21,7 @@
 #include "api/metrics.h"
 #include "api/route_table.h"
 #include "api/server.h"
-#include "ingest/segment_parser.h"
+#include "ingest/tracking_parser.h"
 
 namespace facet::api {
 

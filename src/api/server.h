@@ -33,7 +33,7 @@
 #include "base/clock.h"
 #include "identity/identity_graph.h"
 #include "ingest/pipeline.h"
-#include "ingest/segment_parser.h"
+#include "ingest/tracking_parser.h"
 #include "profiles/profile_store.h"
 #include "segments/audience_engine.h"
 #include "store/kv_store.h"

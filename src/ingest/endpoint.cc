@@ -1,7 +1,7 @@
 // The Segment Tracking API's paths, long and short.
 #include <utility>
 
-#include "ingest/segment_parser.h"
+#include "ingest/tracking_parser.h"
 
 namespace facet::ingest {
 

@@ -74,7 +74,7 @@ absl::Status Catalog::Load(TimeMs now, const std::function<PersonId(PersonId)>& 
   s.rows = internal::PersonRows();
   s.free_slots.clear();
   s.slots_used = 0;
-  std::map<uint32_t, tags::Bitmap> snapshots;
+  std::map<uint32_t, bitmap::Bitmap> snapshots;
   auto it = s.kv.NewIterator(Column::kCatalog);
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     std::string_view key = it->key();
@@ -91,7 +91,7 @@ absl::Status Catalog::Load(TimeMs now, const std::function<PersonId(PersonId)>& 
     } else if (key.starts_with(kManualPrefix) || key.starts_with(kSnapshotPrefix)) {
       bool manual = key.starts_with(kManualPrefix);
       ASSIGN_OR_RETURN(uint32_t id, id_of(manual ? kManualPrefix : kSnapshotPrefix));
-      absl::StatusOr<tags::Bitmap> b = tags::Bitmap::Decode(it->value());
+      absl::StatusOr<bitmap::Bitmap> b = bitmap::Bitmap::Decode(it->value());
       if (!b.ok()) {
         return absl::DataLossError(
             Cat(manual ? "manual members" : "membership snapshot", " of catalog entry ", id, ": ",
@@ -144,7 +144,7 @@ absl::Status Catalog::Load(TimeMs now, const std::function<PersonId(PersonId)>& 
       return true;
     });
     std::sort(roots.begin(), roots.end());
-    s.AssignMembers(*d, tags::Bitmap::Of(roots), now, nullptr);
+    s.AssignMembers(*d, bitmap::Bitmap::Of(roots), now, nullptr);
   }
   // Where membership differs from what was last recorded (the snapshot and
   // the changes recorded after it, e.g. up to a crash) the difference is
@@ -157,7 +157,7 @@ absl::Status Catalog::Load(TimeMs now, const std::function<PersonId(PersonId)>& 
     s.Recompute(d, now, nullptr, this, &current);
     auto snap = snapshots.find(id);
     if (snap == snapshots.end() || !batch) continue;
-    tags::Bitmap& recorded = snap->second;
+    bitmap::Bitmap& recorded = snap->second;
     std::string prefix, start;
     store::PutFixed32BE(&prefix, id);
     start = prefix;
@@ -297,16 +297,16 @@ absl::StatusOr<size_t> Catalog::RemoveMembers(std::string_view tag, std::span<co
   return removed;
 }
 
-absl::Status Catalog::SetMembers(std::string_view tag, const tags::Bitmap& persons, TimeMs now,
+absl::Status Catalog::SetMembers(std::string_view tag, const bitmap::Bitmap& persons, TimeMs now,
                                  store::WriteBatch* batch) {
   State& s = *state_;
   State::Def* d = s.Find(false, tag);
   if (!d) return absl::NotFoundError(Cat("tag '", tag, "' does not exist"));
   if (d->expr) return absl::InvalidArgumentError(Cat("tag '", tag, "' is a rule tag; its members follow its rule"));
-  tags::Bitmap fresh = persons & s.table.live();
+  bitmap::Bitmap fresh = persons & s.table.live();
   fresh.Optimize();
   fresh.Densify();
-  tags::Bitmap changed = fresh ^ d->members;
+  bitmap::Bitmap changed = fresh ^ d->members;
   const bool record = !d->members.Empty();
   d->manual_atoms = persons;
   d->manual_atoms.Optimize();
@@ -361,13 +361,13 @@ std::vector<SegmentDef> Catalog::ListSegments() const {
   return out;
 }
 
-absl::StatusOr<const tags::Bitmap*> Catalog::TagMembers(std::string_view name) const {
+absl::StatusOr<const bitmap::Bitmap*> Catalog::TagMembers(std::string_view name) const {
   State::Def* d = state_->Find(false, name);
   if (!d) return absl::NotFoundError(Cat("tag '", name, "' does not exist"));
   return &d->members;
 }
 
-absl::StatusOr<const tags::Bitmap*> Catalog::SegmentMembers(std::string_view name) const {
+absl::StatusOr<const bitmap::Bitmap*> Catalog::SegmentMembers(std::string_view name) const {
   State::Def* d = state_->Find(true, name);
   if (!d) return absl::NotFoundError(Cat("segment '", name, "' does not exist"));
   return &d->members;
@@ -381,7 +381,7 @@ absl::StatusOr<CompiledExpr> Catalog::CompileOneOff(std::string_view expression)
   return Compile(e, s.table, s.Lookup(), options);
 }
 
-absl::StatusOr<tags::Bitmap> Catalog::Evaluate(std::string_view expression, std::optional<TimeMs> as_of,
+absl::StatusOr<bitmap::Bitmap> Catalog::Evaluate(std::string_view expression, std::optional<TimeMs> as_of,
                                                TimeMs now) const {
   State& s = *state_;
   ASSIGN_OR_RETURN(CompiledExpr c, CompileOneOff(expression));
@@ -392,7 +392,7 @@ absl::StatusOr<tags::Bitmap> Catalog::Evaluate(std::string_view expression, std:
   return c.Select(s.table.live(), now, const_cast<Catalog*>(this));
 }
 
-absl::StatusOr<tags::Bitmap> Catalog::Evaluate(std::string_view expression, std::optional<TimeMs> as_of, TimeMs now,
+absl::StatusOr<bitmap::Bitmap> Catalog::Evaluate(std::string_view expression, std::optional<TimeMs> as_of, TimeMs now,
                                                const EvalSlicing& slicing) const {
   using Clock = std::chrono::steady_clock;
   State& s = *state_;
@@ -401,16 +401,16 @@ absl::StatusOr<tags::Bitmap> Catalog::Evaluate(std::string_view expression, std:
   const auto slice_target = std::chrono::milliseconds(std::max<TimeMs>(slicing.slice_ms, 1));
   ASSIGN_OR_RETURN(CompiledExpr c, CompileOneOff(expression));
   uint64_t generation = s.generation;
-  tags::Bitmap result;
+  bitmap::Bitmap result;
   // Slices start small (a costly expression must not hold the lock long
   // before its cost is known) and grow or shrink toward the target time.
   uint64_t slice = 256;
   uint64_t next = 0;
   while (true) {
-    const tags::Bitmap& live = s.table.live();
+    const bitmap::Bitmap& live = s.table.live();
     if (live.Empty() || next > live.Maximum()) break;
     const uint64_t hi = std::min<uint64_t>(next + slice, uint64_t{live.Maximum()} + 1);
-    tags::Bitmap candidates = live & tags::Bitmap::Range(static_cast<PersonId>(next), static_cast<PersonId>(hi));
+    bitmap::Bitmap candidates = live & bitmap::Bitmap::Range(static_cast<PersonId>(next), static_cast<PersonId>(hi));
     const auto slice_started = Clock::now();
     if (as_of) {
       State::AsOfRefs refs(s);
@@ -579,14 +579,14 @@ size_t Catalog::MemoryBytes() const {
   return bytes + state_->rows.MemoryBytes();
 }
 
-const tags::Bitmap* Catalog::LiveMembers(uint32_t ref) { return &state_->defs[ref]->members; }
+const bitmap::Bitmap* Catalog::LiveMembers(uint32_t ref) { return &state_->defs[ref]->members; }
 
 const NumericIndex* Catalog::LiveAggregate(std::string_view key) {
   auto it = state_->aggregates.find(std::string(key));
   return it == state_->aggregates.end() ? nullptr : it->second.get();
 }
 
-tags::Bitmap Catalog::Members(uint32_t ref, TimeMs, const tags::Bitmap& candidates) {
+bitmap::Bitmap Catalog::Members(uint32_t ref, TimeMs, const bitmap::Bitmap& candidates) {
   return state_->defs[ref]->members & candidates;
 }
 

@@ -32,7 +32,7 @@
 #include "segments/evaluator.h"
 #include "segments/person_table.h"
 #include "store/kv_store.h"
-#include "tags/bitmap.h"
+#include "bitmap/bitmap.h"
 
 namespace facet::segments {
 
@@ -119,7 +119,7 @@ class Catalog : public RefResolver {
   // imported list). Changes are recorded against the previous members,
   // except for a tag that had none (its first population is not a stream of
   // entries). InvalidArgument for a rule tag; NotFound for an unknown tag.
-  absl::Status SetMembers(std::string_view tag, const tags::Bitmap& persons, TimeMs now, store::WriteBatch* batch);
+  absl::Status SetMembers(std::string_view tag, const bitmap::Bitmap& persons, TimeMs now, store::WriteBatch* batch);
 
   absl::Status PutSegment(SegmentDef def, TimeMs now, store::WriteBatch* batch);
   absl::Status DeleteSegment(std::string_view name, store::WriteBatch* batch);
@@ -127,20 +127,20 @@ class Catalog : public RefResolver {
   std::vector<SegmentDef> ListSegments() const;
 
   // Live members of a tag or segment. NotFound when unknown.
-  absl::StatusOr<const tags::Bitmap*> TagMembers(std::string_view name) const;
-  absl::StatusOr<const tags::Bitmap*> SegmentMembers(std::string_view name) const;
+  absl::StatusOr<const bitmap::Bitmap*> TagMembers(std::string_view name) const;
+  absl::StatusOr<const bitmap::Bitmap*> SegmentMembers(std::string_view name) const;
 
   // Evaluates `expression`: at `as_of`, or (nullopt) now, from the live
   // memberships of what it references. InvalidArgument with line and column
   // for parse errors; NotFound for unknown references.
   // Does not change the catalog or the table: safe beside other readers.
-  absl::StatusOr<tags::Bitmap> Evaluate(std::string_view expression, std::optional<TimeMs> as_of, TimeMs now) const;
+  absl::StatusOr<bitmap::Bitmap> Evaluate(std::string_view expression, std::optional<TimeMs> as_of, TimeMs now) const;
   // The same in slices of persons (see EvalSlicing), within
   // CatalogOptions::eval_budget_ms: past it, InvalidArgument saying so.
   // Persons are evaluated as of the slice that holds them; definitions
   // changed between slices are compiled again (NotFound if one it uses was
   // deleted).
-  absl::StatusOr<tags::Bitmap> Evaluate(std::string_view expression, std::optional<TimeMs> as_of, TimeMs now,
+  absl::StatusOr<bitmap::Bitmap> Evaluate(std::string_view expression, std::optional<TimeMs> as_of, TimeMs now,
                                         const EvalSlicing& slicing) const;
 
   // The size of Evaluate()'s result, faster when nothing but the count is
@@ -182,9 +182,9 @@ class Catalog : public RefResolver {
   size_t MemoryBytes() const;
 
   // RefResolver.
-  tags::Bitmap Members(uint32_t ref, TimeMs as_of, const tags::Bitmap& candidates) override;
+  bitmap::Bitmap Members(uint32_t ref, TimeMs as_of, const bitmap::Bitmap& candidates) override;
   bool Contains(uint32_t ref, PersonId person, TimeMs as_of, TimeMs* next_change) override;
-  const tags::Bitmap* LiveMembers(uint32_t ref) override;
+  const bitmap::Bitmap* LiveMembers(uint32_t ref) override;
   const NumericIndex* LiveAggregate(std::string_view key) override;
 
  private:

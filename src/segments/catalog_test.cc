@@ -204,7 +204,7 @@ TEST(CatalogSlicingTest, SlicedEvaluationGivesTheSameAnswerAndYields) {
   store::WriteBatch batch;
   ASSERT_TRUE(catalog.PutTag(Rule("old", "trait.age >= 60"), kNow, &batch).ok());
   const std::string expr = R"(tag("old") OR trait.age < 3)";
-  absl::StatusOr<tags::Bitmap> whole = catalog.Evaluate(expr, std::nullopt, kNow);
+  absl::StatusOr<bitmap::Bitmap> whole = catalog.Evaluate(expr, std::nullopt, kNow);
   ASSERT_TRUE(whole.ok()) << whole.status();
   int yields = 0;
   EvalSlicing slicing;
@@ -213,7 +213,7 @@ TEST(CatalogSlicingTest, SlicedEvaluationGivesTheSameAnswerAndYields) {
     // The writer's turn: a definition it uses is replaced meanwhile.
     if (++yields == 1) ASSERT_TRUE(catalog.PutTag(Rule("old", "trait.age >= 60"), kNow, &batch).ok());
   };
-  absl::StatusOr<tags::Bitmap> sliced = catalog.Evaluate(expr, std::nullopt, kNow, slicing);
+  absl::StatusOr<bitmap::Bitmap> sliced = catalog.Evaluate(expr, std::nullopt, kNow, slicing);
   ASSERT_TRUE(sliced.ok()) << sliced.status();
   EXPECT_EQ(*sliced, *whole);
   EXPECT_EQ(sliced->Cardinality(), 7329u);  // ages 60..89 and 0..2 of 0..89 repeated
@@ -229,7 +229,7 @@ TEST(CatalogSlicingTest, PastItsBudgetAnEvaluationStops) {
   Catalog catalog(kv, table, options);
   EvalSlicing slicing;
   slicing.yield = [] { std::this_thread::sleep_for(std::chrono::milliseconds(2)); };
-  absl::StatusOr<tags::Bitmap> r = catalog.Evaluate("trait.x IS NULL", std::nullopt, kNow, slicing);
+  absl::StatusOr<bitmap::Bitmap> r = catalog.Evaluate("trait.x IS NULL", std::nullopt, kNow, slicing);
   ASSERT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
   EXPECT_NE(std::string(r.status().message()).find("budget of 1 ms"), std::string::npos) << r.status();
 }

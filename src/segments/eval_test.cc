@@ -176,7 +176,7 @@ TEST(EvalSegTest, ExpressionsSelectTheExpectedPersons) {
       std::istringstream ids(lines[j + 1]);
       for (PersonId p; ids >> p;) want.push_back(p);
       i = j + 1;
-      absl::StatusOr<tags::Bitmap> got = catalog.Evaluate(text, as_of, as_of);
+      absl::StatusOr<bitmap::Bitmap> got = catalog.Evaluate(text, as_of, as_of);
       ASSERT_TRUE(got.ok()) << got.status() << "\n" << text;
       EXPECT_EQ(got->ToVector(), want) << text;
       ++cases;

@@ -14,7 +14,7 @@
 #include "segments/internal/live_program.h"
 #include "segments/internal/person_eval.h"
 #include "segments/string_index.h"
-#include "tags/bitmap_formula.h"
+#include "bitmap/bitmap_formula.h"
 
 namespace facet::segments {
 namespace {
@@ -223,7 +223,7 @@ struct CompiledExpr::Impl {
   // days_since_last(E, ...) < v holds exactly when some E falls in the last
   // ceil(v) days: the predicate `count(E, ...) >= 1` over the window of
   // those days. Pushes that from a live count column, when one is kept.
-  bool RecentFormula(const Node& n, RefResolver* refs, tags::BitmapFormula* f) const {
+  bool RecentFormula(const Node& n, RefResolver* refs, bitmap::BitmapFormula* f) const {
     if (n.operand != Operand::Kind::kAggregate || n.fn != AggregateFn::kDaysSinceLast || !refs) return false;
     if (n.kind != Expr::Kind::kCompare || (n.op != CompareOp::kLt && n.op != CompareOp::kLe)) return false;
     const double* v = std::get_if<double>(&n.values[0]);
@@ -244,7 +244,7 @@ struct CompiledExpr::Impl {
 
   // Appends to `f` the persons for which numeric predicate n holds, from the
   // range index of `c`. False when n is not such a predicate.
-  static bool RangeFormula(const Node& n, const NumericIndex& c, tags::BitmapFormula* f) {
+  static bool RangeFormula(const Node& n, const NumericIndex& c, bitmap::BitmapFormula* f) {
     if (!c.indexed()) return false;
     // count and sum are numbers for every person (0 without events), so
     // "at least" is the complement of "less than" with no presence bitmap.
@@ -280,24 +280,24 @@ struct CompiledExpr::Impl {
   // Expresses n as a bitmap formula over live members and range indexes;
   // false (and `f` unusable) when some part cannot be.
   // Appends `sub` (a well-formed formula) to `f` as one more value.
-  static void Append(const tags::BitmapFormula& sub, tags::BitmapFormula* f) {
+  static void Append(const bitmap::BitmapFormula& sub, bitmap::BitmapFormula* f) {
     const auto offset = static_cast<uint32_t>(f->operands.size());
     f->operands.insert(f->operands.end(), sub.operands.begin(), sub.operands.end());
-    for (tags::BitmapFormula::Instr in : sub.code) {
-      if (in.op == tags::BitmapFormula::Op::kPush) in.arg += offset;
+    for (bitmap::BitmapFormula::Instr in : sub.code) {
+      if (in.op == bitmap::BitmapFormula::Op::kPush) in.arg += offset;
       f->code.push_back(in);
     }
   }
 
   // A conjunction: the positive parts first, then each negated part as an
   // and-not (cheaper than a complement over the universe).
-  static void Conjunction(std::vector<tags::BitmapFormula>& parts, tags::BitmapFormula* f) {
-    auto negated = [](const tags::BitmapFormula& g) {
-      return !g.code.empty() && g.code.back().op == tags::BitmapFormula::Op::kNot;
+  static void Conjunction(std::vector<bitmap::BitmapFormula>& parts, bitmap::BitmapFormula* f) {
+    auto negated = [](const bitmap::BitmapFormula& g) {
+      return !g.code.empty() && g.code.back().op == bitmap::BitmapFormula::Op::kNot;
     };
     std::stable_partition(parts.begin(), parts.end(), [&](const auto& g) { return !negated(g); });
     bool first = true;
-    for (tags::BitmapFormula& g : parts) {
+    for (bitmap::BitmapFormula& g : parts) {
       if (!first && negated(g)) {
         g.code.pop_back();
         Append(g, f);
@@ -310,14 +310,14 @@ struct CompiledExpr::Impl {
     }
   }
 
-  bool Formula(const Node& n, RefResolver* refs, tags::BitmapFormula* f) const {
+  bool Formula(const Node& n, RefResolver* refs, bitmap::BitmapFormula* f) const {
     switch (n.kind) {
       case Expr::Kind::kAnd: {
-        std::vector<tags::BitmapFormula> parts(n.children.size());
+        std::vector<bitmap::BitmapFormula> parts(n.children.size());
         for (size_t i = 0; i < n.children.size(); ++i) {
           if (!Formula(n.children[i], refs, &parts[i])) return false;
         }
-        tags::BitmapFormula g;
+        bitmap::BitmapFormula g;
         Conjunction(parts, &g);
         Append(g, f);
         return true;
@@ -334,7 +334,7 @@ struct CompiledExpr::Impl {
         return true;
       case Expr::Kind::kTagRef:
       case Expr::Kind::kSegmentRef: {
-        const tags::Bitmap* b = refs ? refs->LiveMembers(n.ref) : nullptr;
+        const bitmap::Bitmap* b = refs ? refs->LiveMembers(n.ref) : nullptr;
         if (!b) return false;
         f->Push(*b);
         return true;
@@ -369,7 +369,7 @@ struct CompiledExpr::Impl {
   // Appends to `f` the persons for which string predicate n holds: the OR of
   // the bitmaps of the distinct values satisfying it. False when n is not
   // such a predicate or the column keeps no bitmaps.
-  bool StringFormula(const Node& n, tags::BitmapFormula* f) const {
+  bool StringFormula(const Node& n, bitmap::BitmapFormula* f) const {
     const StringIndex* c = StringColumn(n);
     if (!c || !c->indexed()) return false;
     bool any = false;
@@ -383,15 +383,15 @@ struct CompiledExpr::Impl {
     return true;
   }
 
-  tags::Bitmap ByFormula(const tags::BitmapFormula& f, const tags::Bitmap& candidates) const {
-    absl::StatusOr<tags::Bitmap> r = tags::EvaluateFormula(f, candidates);
-    return r.ok() ? *std::move(r) : tags::Bitmap();  // a formula built here is well formed
+  bitmap::Bitmap ByFormula(const bitmap::BitmapFormula& f, const bitmap::Bitmap& candidates) const {
+    absl::StatusOr<bitmap::Bitmap> r = bitmap::EvaluateFormula(f, candidates);
+    return r.ok() ? *std::move(r) : bitmap::Bitmap();  // a formula built here is well formed
   }
 
   // Persons of `candidates` for which a predicate on a numeric or string
   // column holds, by scanning the column (columns too varied for bitmaps);
   // a string predicate is decided once per distinct value.
-  bool ScanColumn(const Node& n, const tags::Bitmap& candidates, RefResolver* refs, tags::Bitmap* out) const {
+  bool ScanColumn(const Node& n, const bitmap::Bitmap& candidates, RefResolver* refs, bitmap::Bitmap* out) const {
     if (const StringIndex* c = StringColumn(n)) {
       absl::flat_hash_map<uint32_t, bool> decided;
       std::vector<PersonId> in;
@@ -402,7 +402,7 @@ struct CompiledExpr::Impl {
         if (it->second) in.push_back(id);
         return true;
       });
-      *out = tags::Bitmap::Of(in);
+      *out = bitmap::Bitmap::Of(in);
       return true;
     }
     if (n.kind != Expr::Kind::kCompare && n.kind != Expr::Kind::kBetween) return false;
@@ -417,7 +417,7 @@ struct CompiledExpr::Impl {
       if (Predicate(n, Value::Number(c->Get(id)))) in.push_back(id);
       return true;
     });
-    *out = tags::Bitmap::Of(in);
+    *out = bitmap::Bitmap::Of(in);
     return true;
   }
 
@@ -430,28 +430,28 @@ struct CompiledExpr::Impl {
     }
   }
 
-  tags::Bitmap Select(const Node& n, const tags::Bitmap& candidates, TimeMs as_of, RefResolver* refs) const {
+  bitmap::Bitmap Select(const Node& n, const bitmap::Bitmap& candidates, TimeMs as_of, RefResolver* refs) const {
     {
-      tags::BitmapFormula f;
+      bitmap::BitmapFormula f;
       if (Formula(n, refs, &f)) return ByFormula(f, candidates);
     }
     switch (n.kind) {
       case Expr::Kind::kAnd: {
         // The parts that are bitmaps first, in one pass; then the rest, each
         // on what is left.
-        std::vector<tags::BitmapFormula> parts;
+        std::vector<bitmap::BitmapFormula> parts;
         std::vector<const Node*> rest;
         for (const Node& c : n.children) {
-          tags::BitmapFormula one;
+          bitmap::BitmapFormula one;
           if (Formula(c, refs, &one)) {
             parts.push_back(std::move(one));
           } else {
             rest.push_back(&c);
           }
         }
-        tags::BitmapFormula f;
+        bitmap::BitmapFormula f;
         Conjunction(parts, &f);
-        tags::Bitmap left = parts.empty() ? candidates : ByFormula(f, candidates);
+        bitmap::Bitmap left = parts.empty() ? candidates : ByFormula(f, candidates);
         for (const Node* c : rest) {
           if (left.Empty()) break;
           left = Select(*c, left, as_of, refs);
@@ -459,11 +459,11 @@ struct CompiledExpr::Impl {
         return left;
       }
       case Expr::Kind::kOr: {
-        tags::Bitmap rest = candidates;
-        tags::Bitmap out;
+        bitmap::Bitmap rest = candidates;
+        bitmap::Bitmap out;
         for (const Node& c : n.children) {
           if (rest.Empty()) break;
-          tags::Bitmap m = Select(c, rest, as_of, refs);
+          bitmap::Bitmap m = Select(c, rest, as_of, refs);
           rest -= m;
           out |= m;
         }
@@ -472,17 +472,17 @@ struct CompiledExpr::Impl {
       case Expr::Kind::kNot: return candidates - Select(n.children[0], candidates, as_of, refs);
       case Expr::Kind::kTagRef:
       case Expr::Kind::kSegmentRef:
-        if (!refs) return tags::Bitmap();
+        if (!refs) return bitmap::Bitmap();
         return refs->Members(n.ref, as_of, candidates);
       default: {
-        tags::Bitmap scanned;
+        bitmap::Bitmap scanned;
         if (ScanColumn(n, candidates, refs, &scanned)) return scanned;
         std::vector<PersonId> out;
         candidates.ForEach([&](PersonId id) {
           if (Matches(n, id, as_of, refs, nullptr)) out.push_back(id);
           return true;
         });
-        return tags::Bitmap::Of(out);
+        return bitmap::Bitmap::Of(out);
       }
     }
   }
@@ -493,17 +493,17 @@ CompiledExpr::~CompiledExpr() = default;
 CompiledExpr::CompiledExpr(CompiledExpr&&) noexcept = default;
 CompiledExpr& CompiledExpr::operator=(CompiledExpr&&) noexcept = default;
 
-tags::Bitmap CompiledExpr::Select(const tags::Bitmap& candidates, TimeMs as_of, RefResolver* refs) const {
-  const tags::Bitmap& live = impl_->table->live();
+bitmap::Bitmap CompiledExpr::Select(const bitmap::Bitmap& candidates, TimeMs as_of, RefResolver* refs) const {
+  const bitmap::Bitmap& live = impl_->table->live();
   if (&candidates == &live) return impl_->Select(impl_->root, live, as_of, refs);
   return impl_->Select(impl_->root, candidates & live, as_of, refs);
 }
 
-uint64_t CompiledExpr::Count(const tags::Bitmap& candidates, TimeMs as_of, RefResolver* refs) const {
-  const tags::Bitmap& live = impl_->table->live();
-  tags::BitmapFormula f;
+uint64_t CompiledExpr::Count(const bitmap::Bitmap& candidates, TimeMs as_of, RefResolver* refs) const {
+  const bitmap::Bitmap& live = impl_->table->live();
+  bitmap::BitmapFormula f;
   if (&candidates == &live && impl_->Formula(impl_->root, refs, &f)) {
-    absl::StatusOr<uint64_t> n = tags::CountFormula(f, live);
+    absl::StatusOr<uint64_t> n = bitmap::CountFormula(f, live);
     if (n.ok()) return *n;
   }
   return Select(candidates, as_of, refs).Cardinality();

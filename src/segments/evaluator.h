@@ -5,7 +5,7 @@
 //
 //   ASSIGN_OR_RETURN(Expr e, Parse(text));
 //   ASSIGN_OR_RETURN(CompiledExpr c, Compile(e, table, refs));
-//   tags::Bitmap members = c.Select(table.live(), as_of, &resolver);
+//   bitmap::Bitmap members = c.Select(table.live(), as_of, &resolver);
 //   bool in = c.Matches(person, as_of, &resolver, &next_change);
 //
 // Thread-safety: a CompiledExpr is immutable; evaluation reads the table and
@@ -25,7 +25,7 @@
 #include "segments/ast.h"
 #include "segments/numeric_index.h"
 #include "segments/person_table.h"
-#include "tags/bitmap.h"
+#include "bitmap/bitmap.h"
 
 namespace facet::segments {
 
@@ -35,13 +35,13 @@ class RefResolver {
   virtual ~RefResolver() = default;
   // Members of definition `ref` (an id the RefLookup gave) at `as_of`,
   // restricted to `candidates`.
-  virtual tags::Bitmap Members(uint32_t ref, TimeMs as_of, const tags::Bitmap& candidates) = 0;
+  virtual bitmap::Bitmap Members(uint32_t ref, TimeMs as_of, const bitmap::Bitmap& candidates) = 0;
   // Whether `person` is a member of `ref` at `as_of`; lowers *next_change to
   // the earliest later instant at which that could change without new events.
   virtual bool Contains(uint32_t ref, PersonId person, TimeMs as_of, TimeMs* next_change) = 0;
   // Live members of `ref`, when evaluating at the live instant (now) and the
   // resolver keeps them; null otherwise (then Members() is used).
-  virtual const tags::Bitmap* LiveMembers(uint32_t ref) { return nullptr; }
+  virtual const bitmap::Bitmap* LiveMembers(uint32_t ref) { return nullptr; }
   // A live column of aggregate `key` (see CompiledExpr::aggregate_key()),
   // when evaluating at now and one is kept; null otherwise.
   virtual const NumericIndex* LiveAggregate(std::string_view key) { return nullptr; }
@@ -68,11 +68,11 @@ class CompiledExpr {
   CompiledExpr& operator=(CompiledExpr&&) noexcept;
 
   // Persons of `candidates` the expression selects at `as_of`.
-  tags::Bitmap Select(const tags::Bitmap& candidates, TimeMs as_of, RefResolver* refs) const;
+  bitmap::Bitmap Select(const bitmap::Bitmap& candidates, TimeMs as_of, RefResolver* refs) const;
 
   // The number of persons Select() would return, without building the set
   // when the whole expression is a bitmap formula.
-  uint64_t Count(const tags::Bitmap& candidates, TimeMs as_of, RefResolver* refs) const;
+  uint64_t Count(const bitmap::Bitmap& candidates, TimeMs as_of, RefResolver* refs) const;
 
   // Whether live person `person` is selected at `as_of`. `next_change`
   // (optional) is lowered to the earliest instant after as_of at which the

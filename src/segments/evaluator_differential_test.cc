@@ -84,7 +84,7 @@ class World {
   ~World() { sqlite3_close(db_); }
 
   PersonTable& table() { return table_; }
-  const std::map<std::string, tags::Bitmap>& manual() const { return manual_; }
+  const std::map<std::string, bitmap::Bitmap>& manual() const { return manual_; }
   std::mt19937_64& rng() { return rng_; }
 
   void Exec(const std::string& sql) {
@@ -230,7 +230,7 @@ class World {
   int persons_;
   sqlite3* db_ = nullptr;
   PersonTable table_;
-  std::map<std::string, tags::Bitmap> manual_;
+  std::map<std::string, bitmap::Bitmap> manual_;
   EventSeq seq_ = 0;
 };
 
@@ -507,7 +507,7 @@ class ExprGen {
 
 class ManualRefs : public RefResolver {
  public:
-  explicit ManualRefs(const std::map<std::string, tags::Bitmap>& manual) {
+  explicit ManualRefs(const std::map<std::string, bitmap::Bitmap>& manual) {
     for (const auto& [name, b] : manual) {
       ids_[name] = static_cast<uint32_t>(bitmaps_.size());
       bitmaps_.push_back(b);
@@ -524,16 +524,16 @@ class ManualRefs : public RefResolver {
       return it->second;
     };
   }
-  tags::Bitmap Members(uint32_t ref, TimeMs, const tags::Bitmap& candidates) override {
+  bitmap::Bitmap Members(uint32_t ref, TimeMs, const bitmap::Bitmap& candidates) override {
     return bitmaps_[ref] & candidates;
   }
   bool Contains(uint32_t ref, PersonId person, TimeMs, TimeMs*) override { return bitmaps_[ref].Contains(person); }
-  const tags::Bitmap* LiveMembers(uint32_t ref) override { return live_ ? &bitmaps_[ref] : nullptr; }
+  const bitmap::Bitmap* LiveMembers(uint32_t ref) override { return live_ ? &bitmaps_[ref] : nullptr; }
   bool live_ = false;
 
  private:
   std::map<std::string, uint32_t> ids_;
-  std::vector<tags::Bitmap> bitmaps_;
+  std::vector<bitmap::Bitmap> bitmaps_;
 };
 
 TEST(EvaluatorDifferentialTest, RandomExpressionsAgreeWithSqlite) {
@@ -555,7 +555,7 @@ TEST(EvaluatorDifferentialTest, RandomExpressionsAgreeWithSqlite) {
       ASSERT_TRUE(compiled.ok()) << compiled.status();
       std::vector<PersonId> want = world.Query(e.sql);
       refs.live_ = i % 2 == 0;  // references as live bitmaps (the fused path) or not
-      tags::Bitmap got = compiled->Select(world.table().live(), as_of, &refs);
+      bitmap::Bitmap got = compiled->Select(world.table().live(), as_of, &refs);
       ASSERT_EQ(got.ToVector(), want) << "SQL: " << e.sql;
       // Point evaluation agrees with set evaluation.
       for (PersonId p = 0; p < 250; p += 7) {
@@ -638,24 +638,24 @@ TEST(CatalogDifferentialTest, IncrementalMembershipEqualsRecompute) {
         R"(NOT days_since_last("Order Completed") <= 30)"};
     auto check = [&](const std::string& when) {
       for (const std::string& text : recent) {
-        absl::StatusOr<tags::Bitmap> want = catalog.Evaluate(text, now, now);
-        absl::StatusOr<tags::Bitmap> live = catalog.Evaluate(text, std::nullopt, now);
+        absl::StatusOr<bitmap::Bitmap> want = catalog.Evaluate(text, now, now);
+        absl::StatusOr<bitmap::Bitmap> live = catalog.Evaluate(text, std::nullopt, now);
         absl::StatusOr<uint64_t> count = catalog.Count(text, std::nullopt, now);
         ASSERT_TRUE(want.ok() && live.ok() && count.ok());
         ASSERT_EQ(live->ToVector(), want->ToVector()) << when << " (live): " << text;
         ASSERT_EQ(*count, want->Cardinality()) << when << " (count): " << text;
       }
       for (const auto& [name, text] : rules) {
-        absl::StatusOr<tags::Bitmap> want = catalog.Evaluate(text, now, now);
+        absl::StatusOr<bitmap::Bitmap> want = catalog.Evaluate(text, now, now);
         ASSERT_TRUE(want.ok()) << want.status();
         ASSERT_EQ((*catalog.TagMembers(name))->ToVector(), want->ToVector()) << when << ": " << name << " = " << text;
         // At the live instant, from live members and live aggregate columns.
-        absl::StatusOr<tags::Bitmap> live = catalog.Evaluate(text, std::nullopt, now);
+        absl::StatusOr<bitmap::Bitmap> live = catalog.Evaluate(text, std::nullopt, now);
         ASSERT_TRUE(live.ok()) << live.status();
         ASSERT_EQ(live->ToVector(), want->ToVector()) << when << " (live): " << text;
       }
       for (const SegmentDef& seg : catalog.ListSegments()) {
-        absl::StatusOr<tags::Bitmap> want = catalog.Evaluate(seg.expression, now, now);
+        absl::StatusOr<bitmap::Bitmap> want = catalog.Evaluate(seg.expression, now, now);
         ASSERT_EQ((*catalog.SegmentMembers(seg.name))->ToVector(), want->ToVector()) << when << ": " << seg.name;
       }
       // One person's memberships (kept per person) agree with the bitmaps.

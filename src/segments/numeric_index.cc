@@ -30,7 +30,7 @@ bool NumericIndex::Set(PersonId person, std::optional<double> value) {
       }
       size_t i = static_cast<size_t>(it - cuts_.begin());
       // Persons <= the new cut are those <= the cut below it (none equal it yet).
-      tags::Bitmap below = i > 0 ? le_[i - 1] : tags::Bitmap();
+      bitmap::Bitmap below = i > 0 ? le_[i - 1] : bitmap::Bitmap();
       cuts_.insert(it, *value);
       le_.insert(le_.begin() + static_cast<ptrdiff_t>(i), std::move(below));
     }
@@ -48,7 +48,7 @@ bool NumericIndex::Set(PersonId person, std::optional<double> value) {
   return true;
 }
 
-const tags::Bitmap* NumericIndex::AtMost(double v, bool inclusive) const {
+const bitmap::Bitmap* NumericIndex::AtMost(double v, bool inclusive) const {
   // Last cut c with c <= v (inclusive) or c < v.
   auto it = inclusive ? std::upper_bound(cuts_.begin(), cuts_.end(), v) : std::lower_bound(cuts_.begin(), cuts_.end(), v);
   if (it == cuts_.begin()) return &empty_;
@@ -61,7 +61,7 @@ void NumericIndex::Compact() {
   // Bitsets for every cut of a varied column would cost a bitset per chunk
   // per distinct value; only few-valued columns get them.
   const bool densify = cuts_.size() <= 64;
-  for (tags::Bitmap& b : le_) {
+  for (bitmap::Bitmap& b : le_) {
     b.Optimize();
     if (densify) b.Densify();
   }

@@ -5,7 +5,7 @@
 //   NumericIndex age;
 //   age.Set(person, 31);
 //   age.Set(other, std::nullopt);          // no number
-//   const tags::Bitmap* le = age.AtMost(40, true);  // persons with age <= 40
+//   const bitmap::Bitmap* le = age.AtMost(40, true);  // persons with age <= 40
 //
 // Range encoding: for each distinct value v (the "cuts", at most
 // kMaxCuts), a bitmap of the persons whose value is <= v. A range [lo, hi]
@@ -23,7 +23,7 @@
 
 #include "base/types.h"
 #include "segments/internal/person_column.h"
-#include "tags/bitmap.h"
+#include "bitmap/bitmap.h"
 
 namespace facet::segments {
 
@@ -40,14 +40,14 @@ class NumericIndex {
   // columns' misses overlap instead of following one another.
   void Prefetch(PersonId person) const { values_.Prefetch(person); }
 
-  const tags::Bitmap& present() const { return present_; }
+  const bitmap::Bitmap& present() const { return present_; }
   // Whether the range index is kept (few distinct values).
   bool indexed() const { return indexed_; }
 
   // Persons whose value is <= v (inclusive) or < v (!inclusive); an empty
   // bitmap when none. Only when indexed(). The pointer is valid until the
   // next Set.
-  const tags::Bitmap* AtMost(double v, bool inclusive) const;
+  const bitmap::Bitmap* AtMost(double v, bool inclusive) const;
 
   size_t MemoryBytes() const;
   // Compacts the bitmaps for fast formula passes after bulk changes.
@@ -56,11 +56,11 @@ class NumericIndex {
  private:
   // By person; NaN = none. Sparse while few persons hold a number.
   internal::PersonColumn<double> values_{std::numeric_limits<double>::quiet_NaN()};
-  tags::Bitmap present_;
+  bitmap::Bitmap present_;
   bool indexed_ = true;
   std::vector<double> cuts_;         // sorted distinct values
-  std::vector<tags::Bitmap> le_;     // le_[i]: value <= cuts_[i]
-  tags::Bitmap empty_;
+  std::vector<bitmap::Bitmap> le_;     // le_[i]: value <= cuts_[i]
+  bitmap::Bitmap empty_;
 };
 
 }  // namespace facet::segments

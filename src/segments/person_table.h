@@ -33,7 +33,7 @@
 #include "segments/numeric_index.h"
 #include "segments/string_index.h"
 #include "segments/value.h"
-#include "tags/bitmap.h"
+#include "bitmap/bitmap.h"
 
 namespace facet::segments {
 
@@ -162,7 +162,7 @@ class PersonTable {
   void SetLocation(PersonId root, double latitude, double longitude, TimeMs at);
 
   // All live persons.
-  const tags::Bitmap& live() const { return live_; }
+  const bitmap::Bitmap& live() const { return live_; }
   // Null for an unknown or absorbed id.
   const Person* Get(PersonId id) const;
   size_t capacity() const { return persons_.size(); }
@@ -194,7 +194,7 @@ class PersonTable {
   Cell MakeCell(uint32_t key, const Value& v);
 
   std::vector<Person> persons_;
-  tags::Bitmap live_;
+  bitmap::Bitmap live_;
   StringPool strings_;
   std::deque<std::vector<Literal>> arrays_;
   absl::flat_hash_map<uint32_t, std::unique_ptr<NumericIndex>> numeric_;

@@ -32,7 +32,7 @@ bool StringIndex::Set(PersonId person, uint32_t value) {
   return true;
 }
 
-const tags::Bitmap& StringIndex::Holding(uint32_t value) const {
+const bitmap::Bitmap& StringIndex::Holding(uint32_t value) const {
   auto it = holders_.find(value);
   return it == holders_.end() ? empty_ : it->second;
 }

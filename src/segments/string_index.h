@@ -8,7 +8,7 @@
 //   StringIndex city;
 //   city.Set(person, pool.Intern("佛山"));
 //   city.Set(other, StringIndex::kNone);     // no string there
-//   const tags::Bitmap& foshan = city.Holding(pool.Find("佛山"));
+//   const bitmap::Bitmap& foshan = city.Holding(pool.Find("佛山"));
 //
 // Thread-safety: const methods may run concurrently; Set needs exclusive
 // access.
@@ -22,7 +22,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "base/types.h"
 #include "segments/internal/person_column.h"
-#include "tags/bitmap.h"
+#include "bitmap/bitmap.h"
 
 namespace facet::segments {
 
@@ -36,23 +36,23 @@ class StringIndex {
   // kNone when the person has no string here.
   uint32_t Get(PersonId person) const { return values_.Get(person); }
 
-  const tags::Bitmap& present() const { return present_; }
+  const bitmap::Bitmap& present() const { return present_; }
   // Whether the per-value bitmaps are kept (few distinct values).
   bool indexed() const { return indexed_; }
   // The persons holding `value`; empty when none. Only when indexed().
-  const tags::Bitmap& Holding(uint32_t value) const;
+  const bitmap::Bitmap& Holding(uint32_t value) const;
   // Every distinct value held, with its persons. Only when indexed().
-  const absl::flat_hash_map<uint32_t, tags::Bitmap>& holders() const { return holders_; }
+  const absl::flat_hash_map<uint32_t, bitmap::Bitmap>& holders() const { return holders_; }
 
   size_t MemoryBytes() const;
 
  private:
   // By person; kNone = none. Sparse while few persons hold a string.
   internal::PersonColumn<uint32_t> values_{kNone};
-  tags::Bitmap present_;
+  bitmap::Bitmap present_;
   bool indexed_ = true;
-  absl::flat_hash_map<uint32_t, tags::Bitmap> holders_;
-  tags::Bitmap empty_;
+  absl::flat_hash_map<uint32_t, bitmap::Bitmap> holders_;
+  bitmap::Bitmap empty_;
 };
 
 }  // namespace facet::segments

@@ -19,7 +19,7 @@ using nlohmann::json;
 
 class MemberExportSource final : public BodySource {
  public:
-  MemberExportSource(Services services, ExportColumns columns, tags::Bitmap members, uint64_t limit)
+  MemberExportSource(Services services, ExportColumns columns, bitmap::Bitmap members, uint64_t limit)
       : services_(services),
         columns_(std::move(columns)),
         members_(std::move(members)),
@@ -112,7 +112,7 @@ class MemberExportSource final : public BodySource {
 
   const Services services_;
   const ExportColumns columns_;
-  const tags::Bitmap members_;
+  const bitmap::Bitmap members_;
   const uint64_t total_;
   uint64_t next_ = 0;  // rank in members_ of the next person to render
   bool started_ = false;
@@ -122,7 +122,7 @@ class MemberExportSource final : public BodySource {
 }  // namespace
 
 std::unique_ptr<BodySource> MemberExport(Services services, ExportColumns columns,
-                                         tags::Bitmap members, uint64_t limit) {
+                                         bitmap::Bitmap members, uint64_t limit) {
   return std::make_unique<MemberExportSource>(services, std::move(columns), std::move(members), limit);
 }
 

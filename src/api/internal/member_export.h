@@ -18,7 +18,7 @@
 
 #include "api/router.h"
 #include "api/server.h"
-#include "tags/bitmap.h"
+#include "bitmap/bitmap.h"
 
 namespace facet::api::internal {
 
@@ -49,6 +49,6 @@ struct ExportColumns {
 // services.pipeline.LockForRead(), held only while a piece is rendered.
 // Never fails.
 std::unique_ptr<BodySource> MemberExport(Services services, ExportColumns columns,
-                                         tags::Bitmap members, uint64_t limit);
+                                         bitmap::Bitmap members, uint64_t limit);
 
 }  // namespace facet::api::internal

@@ -24,7 +24,7 @@
 #include "segments/numeric_index.h"
 #include "segments/parser.h"
 #include "store/key_codec.h"
-#include "tags/bitmap.h"
+#include "bitmap/bitmap.h"
 
 namespace facet::segments {
 namespace internal {
@@ -52,8 +52,8 @@ struct Catalog::State {
     TagDef tag;
     SegmentDef segment;
     std::optional<CompiledExpr> expr;  // rule tags and segments
-    tags::Bitmap members;              // live persons (roots)
-    tags::Bitmap manual_atoms;         // manual/model tags: the persons labelled, as atoms
+    bitmap::Bitmap members;              // live persons (roots)
+    bitmap::Bitmap manual_atoms;         // manual/model tags: the persons labelled, as atoms
     std::vector<NumericIndex*> columns;  // live columns of expr's aggregates (filled on first use)
     std::vector<uint32_t> column_marks;  // each column's index into State::column_state
     bool columns_bound = false;
@@ -113,7 +113,7 @@ struct Catalog::State {
 
   // Replaces d's members by `fresh`, recording the changes when `batch` is
   // given.
-  void AssignMembers(Def& d, tags::Bitmap fresh, TimeMs now, store::WriteBatch* batch) {
+  void AssignMembers(Def& d, bitmap::Bitmap fresh, TimeMs now, store::WriteBatch* batch) {
     (fresh - d.members).ForEach([&](PersonId p) {
       rows.SetMember(p, d.slot, true);
       if (batch) RecordChange(d, p, true, now, batch);
@@ -131,7 +131,7 @@ struct Catalog::State {
   // that instant instead of from live members.
   struct AsOfRefs : RefResolver {
     explicit AsOfRefs(State& s) : s(s) {}
-    tags::Bitmap Members(uint32_t ref, TimeMs as_of, const tags::Bitmap& candidates) override {
+    bitmap::Bitmap Members(uint32_t ref, TimeMs as_of, const bitmap::Bitmap& candidates) override {
       Def& d = *s.defs[ref];
       return d.expr ? d.expr->Select(candidates, as_of, this) : d.members & candidates;
     }
@@ -156,7 +156,7 @@ struct Catalog::State {
   absl::flat_hash_map<const NumericIndex*, uint32_t> column_marks;
   // Persons every definition has been evaluated for; a person seen for the
   // first time is evaluated against all of them.
-  tags::Bitmap known;
+  bitmap::Bitmap known;
 
   // Aggregates that live definitions compare, kept per person at now so
   // that previews answer them from a range index.
@@ -512,7 +512,7 @@ struct Catalog::State {
       for (size_t i : stale) current->push_back(d.columns[i]);
     }
     known |= table.live();
-    tags::Bitmap fresh = by_plan ? d.expr->Select(table.live(), now, refs) : tags::Bitmap::Of(in);
+    bitmap::Bitmap fresh = by_plan ? d.expr->Select(table.live(), now, refs) : bitmap::Bitmap::Of(in);
     fresh.Optimize();
     fresh.Densify();
     AssignMembers(d, std::move(fresh), now, batch);

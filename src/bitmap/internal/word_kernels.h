@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace facet::tags::internal {
+namespace facet::bitmap::internal {
 
 // A 65,536-id chunk is 1024 words; kernels work on blocks of 256 words
 // (2 KiB), so that a formula's temporaries stay in L1.
@@ -43,4 +43,4 @@ inline constexpr size_t kExtractSlack = 4;
 // cardinality + kExtractSlack values; the slack gets scratch values.
 void ExtractBits(bool simd, const uint64_t* words, size_t cardinality, uint16_t* out);
 
-}  // namespace facet::tags::internal
+}  // namespace facet::bitmap::internal

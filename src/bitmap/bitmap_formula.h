@@ -24,9 +24,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "tags/bitmap.h"
+#include "bitmap/bitmap.h"
 
-namespace facet::tags {
+namespace facet::bitmap {
 
 // A postfix program. kPush pushes operands[arg]; kAnd, kOr and kAndNot pop b,
 // then a, and push a & b, a | b and a & ~b; kNot replaces the top with its
@@ -71,4 +71,4 @@ absl::StatusOr<Bitmap> EvaluateFormula(const BitmapFormula& f, const Bitmap& uni
 absl::StatusOr<uint64_t> CountFormulaPortableForTest(const BitmapFormula& f, const Bitmap& universe);
 absl::StatusOr<Bitmap> EvaluateFormulaPortableForTest(const BitmapFormula& f, const Bitmap& universe);
 
-}  // namespace facet::tags
+}  // namespace facet::bitmap

@@ -1,4 +1,4 @@
-#include "tags/bitmap.h"
+#include "bitmap/bitmap.h"
 
 #include <roaring/roaring.h>
 
@@ -12,7 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
-namespace facet::tags {
+namespace facet::bitmap {
 namespace {
 
 // A null handle reads as this empty bitmap; a zero-initialised roaring
@@ -491,4 +491,4 @@ absl::StatusOr<Bitmap> Bitmap::Decode(std::string_view bytes) {
   return out;
 }
 
-}  // namespace facet::tags
+}  // namespace facet::bitmap

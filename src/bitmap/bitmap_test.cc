@@ -1,4 +1,4 @@
-#include "tags/bitmap.h"
+#include "bitmap/bitmap.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -11,7 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace facet::tags {
+namespace facet::bitmap {
 namespace {
 
 using ::testing::ElementsAre;
@@ -503,4 +503,4 @@ TEST(BitmapTest, DensifyKeepsMembersAndCounts) {
 }
 
 }  // namespace
-}  // namespace facet::tags
+}  // namespace facet::bitmap

@@ -1,4 +1,4 @@
-#include "tags/internal/word_kernels.h"
+#include "bitmap/internal/word_kernels.h"
 
 #include <bit>
 #include <cstdint>
@@ -8,7 +8,7 @@
 
 #include "gtest/gtest.h"
 
-namespace facet::tags::internal {
+namespace facet::bitmap::internal {
 namespace {
 
 constexpr WordOp kOps[] = {WordOp::kAnd, WordOp::kOr, WordOp::kAndNot, WordOp::kNotAnd, WordOp::kFirst};
@@ -128,4 +128,4 @@ TEST(WordKernelsTest, ExtractBitsListsSetBitsInOrder) {
 }
 
 }  // namespace
-}  // namespace facet::tags::internal
+}  // namespace facet::bitmap::internal

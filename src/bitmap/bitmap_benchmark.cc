@@ -9,10 +9,10 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
-#include "tags/bitmap.h"
-#include "tags/bitmap_formula.h"
+#include "bitmap/bitmap.h"
+#include "bitmap/bitmap_formula.h"
 
-namespace facet::tags {
+namespace facet::bitmap {
 namespace {
 
 constexpr PersonId kPersons = 10'000'000;
@@ -134,4 +134,4 @@ void BM_FormulaCountPortable(benchmark::State& state) {
 BENCHMARK(BM_FormulaCountPortable)->ArgsProduct({{1, 10, 50}, {0, 1}})->Unit(benchmark::kMicrosecond);
 
 }  // namespace
-}  // namespace facet::tags
+}  // namespace facet::bitmap

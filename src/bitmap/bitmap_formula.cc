@@ -1,4 +1,4 @@
-#include "tags/bitmap_formula.h"
+#include "bitmap/bitmap_formula.h"
 
 #include <roaring/roaring.h>
 
@@ -11,9 +11,9 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
-#include "tags/internal/word_kernels.h"
+#include "bitmap/internal/word_kernels.h"
 
-namespace facet::tags {
+namespace facet::bitmap {
 
 BitmapFormula& BitmapFormula::Push(const Bitmap& b) {
   code.push_back({Op::kPush, static_cast<uint32_t>(operands.size())});
@@ -672,4 +672,4 @@ absl::StatusOr<Bitmap> EvaluateFormulaPortableForTest(const BitmapFormula& f, co
   return DenseEvaluator(f, universe, false).Evaluate();
 }
 
-}  // namespace facet::tags
+}  // namespace facet::bitmap

@@ -23,7 +23,7 @@
 #include "absl/status/statusor.h"
 #include "base/types.h"
 
-namespace facet::tags {
+namespace facet::bitmap {
 
 class Bitmap {
  public:
@@ -105,4 +105,4 @@ class Bitmap {
   void* r_;  // roaring_bitmap_t*
 };
 
-}  // namespace facet::tags
+}  // namespace facet::bitmap

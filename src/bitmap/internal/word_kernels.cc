@@ -1,4 +1,4 @@
-#include "tags/internal/word_kernels.h"
+#include "bitmap/internal/word_kernels.h"
 
 #include <bit>
 
@@ -8,7 +8,7 @@
 #define FACET_TAGS_TARGET_AVX2 __attribute__((target("avx2,popcnt")))
 #endif
 
-namespace facet::tags::internal {
+namespace facet::bitmap::internal {
 namespace {
 
 // ---- Portable kernels ---------------------------------------------------
@@ -232,4 +232,4 @@ void ExtractBits(bool simd, const uint64_t* words, size_t cardinality, uint16_t*
   ExtractBitsPortable(words, cardinality, out);
 }
 
-}  // namespace facet::tags::internal
+}  // namespace facet::bitmap::internal

@@ -1,4 +1,4 @@
-#include "tags/bitmap_formula.h"
+#include "bitmap/bitmap_formula.h"
 
 #include <cstdint>
 #include <random>
@@ -9,7 +9,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace facet::tags {
+namespace facet::bitmap {
 namespace {
 
 using ::testing::ElementsAre;
@@ -361,4 +361,4 @@ TEST(BitmapFormulaTest, BuildersAppendInstructions) {
 }
 
 }  // namespace
-}  // namespace facet::tags
+}  // namespace facet::bitmap

@@ -1,4 +1,4 @@
-#include "ingest/segment_parser.h"
+#include "ingest/tracking_parser.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

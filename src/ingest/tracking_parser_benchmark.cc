@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "ingest/segment_parser.h"
+#include "ingest/tracking_parser.h"
 
 namespace facet::ingest {
 namespace {
