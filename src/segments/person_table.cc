@@ -195,7 +195,11 @@ void PersonTable::SetTraits(PersonId root, const std::map<std::string, profiles:
   std::vector<Cell> old = std::move(p.traits);
   p.traits.clear();
   std::string path;
-  for (const auto& [key, trait] : traits) {
+  // Named references, not a structured binding: lambdas may not capture
+  // those before clang 16.
+  for (const auto& entry : traits) {
+    const std::string& key = entry.first;
+    const profiles::TraitValue& trait = entry.second;
     WithJsonValue(trait.json, [&](const Value& v) {
       if (!v.is_null()) p.traits.push_back(MakeCell(strings_.Intern(key), v));
     });
