@@ -11,6 +11,7 @@ ASAN_DIR ?= build-asan
 # libFuzzer targets (clang); e.g. make fuzz FUZZ_SECONDS=600
 FUZZ_DIR ?= build-fuzz
 FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
 SANITIZER_ENV = ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:check_initialization_order=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	LSAN_OPTIONS=suppressions=$(CURDIR)/scripts/sanitizers/lsan.supp:print_suppressions=0
@@ -46,10 +47,11 @@ fuzz-build: bootstrap
 	  -DFACET_FUZZ=ON -DFACET_BUILD_BENCHMARKS=OFF >/dev/null
 	@cmake --build $(FUZZ_DIR) -j $(JOBS) --target fuzzers
 
-# Each fuzz target for FUZZ_SECONDS, one after the other; findings are kept
-# in $(FUZZ_DIR)/findings/<target>/.
+# Each fuzz target (or those named in FUZZ_TARGETS, e.g. "csv_reader bitmap")
+# for FUZZ_SECONDS, one after the other; findings are kept in
+# $(FUZZ_DIR)/findings/<target>/.
 fuzz: fuzz-build
-	@$(SANITIZER_ENV) scripts/fuzz.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
+	@$(SANITIZER_ENV) scripts/fuzz.sh $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 bench: build
 	@$(BUILD_DIR)/bench/ingest_bench --spawn=$(BUILD_DIR)/src/app/facet

@@ -4,6 +4,7 @@
 # executions, the rate, the coverage and the findings:
 #
 #   scripts/fuzz.sh build-fuzz 600
+#   scripts/fuzz.sh build-fuzz 600 segment_expr csv_reader   # only these
 #
 # Each target starts from its seeds in fuzz/corpus/<name> (never written) and
 # from what earlier runs found, kept in BUILD_DIR/fuzz-corpus/<name>. Crashing
@@ -13,9 +14,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build-fuzz}
 seconds=${2:-60}
+shift $(($# < 2 ? $# : 2))
 
 shopt -s nullglob
-targets=("$build"/fuzz/*_fuzzer)
+if (($#)); then
+  targets=()
+  for name in "$@"; do targets+=("$build/fuzz/${name}_fuzzer"); done
+else
+  targets=("$build"/fuzz/*_fuzzer)
+fi
 if ((${#targets[@]} == 0)); then
   echo "fuzz: no targets in $build/fuzz (cmake --build $build --target fuzzers)" >&2
   exit 2
