@@ -10,6 +10,10 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev libyaml-cpp-dev libssl-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev libgoogle-perftools-dev libroaring-dev
   libsqlite3-dev libpq-dev libspdlog-dev
+  # The fuzz targets (make test, make fuzz): clang with libFuzzer and the
+  # sanitizer runtimes, which Debian 12 ships in libclang-rt-14-dev (clang
+  # only recommends it). gcc's ASan/UBSan runtimes come with build-essential.
+  clang libclang-rt-14-dev
 )
 # Tools are needed as commands; a machine may have them from elsewhere (a
 # newer Node.js, say), so only a missing command pulls in Debian's package.

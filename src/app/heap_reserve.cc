@@ -1,13 +1,18 @@
 #include "app/heap_reserve.h"
 
-#include <gperftools/malloc_extension.h>
-
 #include <cstdlib>
 #include <vector>
 
 #include "base/thread_name.h"
 
+#if FACET_HAVE_TCMALLOC
+#include <gperftools/malloc_extension.h>
+#endif
+
 namespace facet::app {
+
+#if FACET_HAVE_TCMALLOC
+
 namespace {
 
 constexpr size_t kChunkBytes = 2 << 20;
@@ -82,5 +87,17 @@ void HeapReserve::TopUp(size_t deficit) {
   for (void* p : held) std::free(p);
   touched_.fetch_add(added, std::memory_order_relaxed);
 }
+
+#else  // !FACET_HAVE_TCMALLOC: sanitizer builds own malloc; the reserve is off.
+
+HeapReserve::HeapReserve(HeapReserveOptions options) : options_(options) {}
+HeapReserve::~HeapReserve() = default;
+size_t HeapReserve::FreeBytes() { return 0; }
+bool HeapReserve::Start() { return false; }
+void HeapReserve::Stop() {}
+void HeapReserve::Run() {}
+void HeapReserve::TopUp(size_t) {}
+
+#endif  // FACET_HAVE_TCMALLOC
 
 }  // namespace facet::app

@@ -11,7 +11,8 @@
 // is free beyond 4 × `bytes` is given back to the system.
 //
 //   HeapReserve reserve({.bytes = 256 << 20});
-//   reserve.Start();   // false: disabled (bytes 0) or not tcmalloc
+//   reserve.Start();   // false: disabled (bytes 0) or not tcmalloc (e.g. a
+//                      // FACET_SANITIZE build, where it does nothing)
 //   ...
 //   reserve.Stop();    // also on destruction
 //

@@ -15,6 +15,16 @@ namespace {
 
 using std::chrono::milliseconds;
 
+// Sanitizer builds (FACET_SANITIZE) leave tcmalloc out; the reserve is off.
+#if FACET_HAVE_TCMALLOC
+constexpr bool kHaveTcmalloc = true;
+#else
+constexpr bool kHaveTcmalloc = false;
+#endif
+
+#define SKIP_WITHOUT_TCMALLOC() \
+  if (!kHaveTcmalloc) GTEST_SKIP() << "not linked with tcmalloc"
+
 // Polls `done` until it holds or 20 s pass.
 bool Eventually(const std::function<bool()>& done) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
@@ -32,7 +42,16 @@ TEST(HeapReserveTest, DisabledReserveStartsNothing) {
   reserve.Stop();
 }
 
+TEST(HeapReserveTest, WithoutTcmallocStartsNothing) {
+  if (kHaveTcmalloc) GTEST_SKIP() << "linked with tcmalloc";
+  HeapReserve reserve({.bytes = 8 << 20});
+  EXPECT_FALSE(reserve.Start());
+  EXPECT_EQ(HeapReserve::FreeBytes(), 0u);
+  reserve.Stop();
+}
+
 TEST(HeapReserveTest, TopsUpTheFreePagesAsTheyAreTaken) {
+  SKIP_WITHOUT_TCMALLOC();
   HeapReserve reserve({.bytes = 16 << 20, .period = milliseconds(2)});
   ASSERT_TRUE(reserve.Start());
   EXPECT_FALSE(reserve.Start()) << "a second Start() while running";
@@ -55,6 +74,7 @@ long ThreadPageFaults() {
 }
 
 TEST(HeapReserveTest, MemoryTakenFromTheReserveIsAlreadyFaultedIn) {
+  SKIP_WITHOUT_TCMALLOC();
   HeapReserve reserve({.bytes = 32 << 20, .period = milliseconds(2)});
   ASSERT_TRUE(reserve.Start());
   ASSERT_TRUE(Eventually([] { return HeapReserve::FreeBytes() >= (32u << 20); }));
@@ -73,6 +93,7 @@ TEST(HeapReserveTest, MemoryTakenFromTheReserveIsAlreadyFaultedIn) {
 }
 
 TEST(HeapReserveTest, GivesBackWhatIsFreeBeyondFourTimesTheReserve) {
+  SKIP_WITHOUT_TCMALLOC();
   HeapReserve reserve({.bytes = 8 << 20, .period = milliseconds(2)});
   ASSERT_TRUE(reserve.Start());
   {
@@ -90,6 +111,7 @@ TEST(HeapReserveTest, GivesBackWhatIsFreeBeyondFourTimesTheReserve) {
 }
 
 TEST(HeapReserveTest, StopIsIdempotent) {
+  SKIP_WITHOUT_TCMALLOC();
   HeapReserve reserve({.bytes = 8 << 20});
   ASSERT_TRUE(reserve.Start());
   reserve.Stop();

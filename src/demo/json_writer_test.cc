@@ -23,7 +23,7 @@ TEST(JsonWriterTest, WritesNestedObjectsAndArraysWithCommas) {
 TEST(JsonWriterTest, EscapesStrings) {
   std::string out;
   JsonWriter w(&out);
-  const std::string nasty = std::string("q\"b\\n\nt\tc\x01 \x1f 明眸 end", 27);
+  const std::string nasty = "q\"b\\n\nt\tc\x01 \x1f 明眸 end";
   w.BeginObject().Key("k\"ey").String(nasty).EndObject();
   const auto parsed = nlohmann::json::parse(out);
   EXPECT_EQ(parsed["k\"ey"].get<std::string>(), nasty);

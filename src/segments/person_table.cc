@@ -221,7 +221,11 @@ void PersonTable::SetTraits(PersonId root, const std::map<std::string, profiles:
     return key;
   };
   std::string path;
-  for (const auto& [key, trait] : traits) {
+  // Named references, not a structured binding: lambdas may not capture
+  // those before clang 16.
+  for (const auto& entry : traits) {
+    const std::string& key = entry.first;
+    const profiles::TraitValue& trait = entry.second;
     if (options_.max_trait_depth == 0) break;
     const uint32_t top = admit(key);
     if (top == StringPool::kNone) continue;
