@@ -16,7 +16,7 @@ SANITIZER_ENV = ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:check_initial
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	LSAN_OPTIONS=suppressions=$(CURDIR)/scripts/sanitizers/lsan.supp:print_suppressions=0
 
-.PHONY: all bootstrap build run test asan-build fuzz-build fuzz bench segment-bench clean
+.PHONY: all bootstrap build run test asan-build fuzz-build fuzz format bench segment-bench clean
 
 all: build
 
@@ -52,6 +52,10 @@ fuzz-build: bootstrap
 # $(FUZZ_DIR)/findings/<target>/.
 fuzz: fuzz-build
 	@$(SANITIZER_ENV) scripts/fuzz.sh $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# Applies .clang-format to every C++ source (the `format` test checks it).
+format:
+	@git ls-files 'src/*.h' 'src/*.cc' 'bench/*.h' 'bench/*.cc' 'fuzz/*.h' 'fuzz/*.cc' | xargs clang-format -i
 
 bench: build
 	@$(BUILD_DIR)/bench/ingest_bench --spawn=$(BUILD_DIR)/src/app/facet

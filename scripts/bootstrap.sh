@@ -13,7 +13,7 @@ PACKAGES=(
   # The fuzz targets (make test, make fuzz): clang with libFuzzer and the
   # sanitizer runtimes, which Debian 12 ships in libclang-rt-14-dev (clang
   # only recommends it). gcc's ASan/UBSan runtimes come with build-essential.
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev clang-format
 )
 # Tools are needed as commands; a machine may have them from elsewhere (a
 # newer Node.js, say), so only a missing command pulls in Debian's package.
