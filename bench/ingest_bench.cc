@@ -137,7 +137,7 @@ class SpawnedServer {
     const std::string data_dir = server->dir_ + "/data";
     const std::string log = server->dir_ + "/server.log";
     std::vector<std::string> args = {binary,      "serve",         "--port",      port,
-                                     "--data-dir", data_dir,       "--write-key", "bench",
+                                     "--data-dir", data_dir,       "--server-write-key", "bench",
                                      "--admin-key", "bench-admin"};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
