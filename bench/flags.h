@@ -13,7 +13,7 @@
 namespace facet::bench {
 
 struct Flag {
-  std::string name;   // without the leading "--"
+  std::string name;  // without the leading "--"
   std::string value;
 };
 

@@ -24,9 +24,9 @@
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/connect.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <charconv>
@@ -69,8 +69,8 @@ struct Flags {
   std::string url = "http://127.0.0.1:8080";
   std::string write_key;  // default: "bench" with --spawn, else "demo-write-key" (make run's)
   std::string mode = "both";
-  int connections = 0;    // 0: 8 batched, 128 single
-  int64_t events = 0;     // 0: 1,000,000 batched, 200,000 single
+  int connections = 0;  // 0: 8 batched, 128 single
+  int64_t events = 0;   // 0: 1,000,000 batched, 200,000 single
   int batch_size = 100;
   double duration_seconds = 0;  // 0: no cap
   int threads = 2;              // client I/O threads
@@ -102,16 +102,26 @@ absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
       *out = static_cast<std::remove_pointer_t<decltype(out)>>(d);
       return absl::OkStatus();
     };
-    if (name == "url") f.url = value;
-    else if (name == "write-key") f.write_key = value;
-    else if (name == "mode") f.mode = value;
-    else if (name == "connections") RETURN_IF_ERROR(number(&f.connections));
-    else if (name == "events") RETURN_IF_ERROR(number(&f.events));
-    else if (name == "batch-size") RETURN_IF_ERROR(number(&f.batch_size));
-    else if (name == "duration-seconds") RETURN_IF_ERROR(number(&f.duration_seconds));
-    else if (name == "threads") RETURN_IF_ERROR(number(&f.threads));
-    else if (name == "spawn") f.spawn = value;
-    else return absl::InvalidArgumentError("unknown flag --" + name + "\n" + kUsage);
+    if (name == "url")
+      f.url = value;
+    else if (name == "write-key")
+      f.write_key = value;
+    else if (name == "mode")
+      f.mode = value;
+    else if (name == "connections")
+      RETURN_IF_ERROR(number(&f.connections));
+    else if (name == "events")
+      RETURN_IF_ERROR(number(&f.events));
+    else if (name == "batch-size")
+      RETURN_IF_ERROR(number(&f.batch_size));
+    else if (name == "duration-seconds")
+      RETURN_IF_ERROR(number(&f.duration_seconds));
+    else if (name == "threads")
+      RETURN_IF_ERROR(number(&f.threads));
+    else if (name == "spawn")
+      f.spawn = value;
+    else
+      return absl::InvalidArgumentError("unknown flag --" + name + "\n" + kUsage);
   }
   if (f.mode != "batched" && f.mode != "single" && f.mode != "both") {
     return absl::InvalidArgumentError("--mode must be batched, single or both");
@@ -136,9 +146,9 @@ class SpawnedServer {
     const std::string port = std::to_string(server->port_);
     const std::string data_dir = server->dir_ + "/data";
     const std::string log = server->dir_ + "/server.log";
-    std::vector<std::string> args = {binary,      "serve",         "--port",      port,
-                                     "--data-dir", data_dir,       "--server-write-key", "bench",
-                                     "--admin-key", "bench-admin"};
+    std::vector<std::string> args = {
+        binary,  "serve",       "--port",     port, "--data-dir", data_dir, "--server-write-key",
+        "bench", "--admin-key", "bench-admin"};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -417,7 +427,8 @@ class Connection {
       load_.acked_events += count_;
       ++load_.acked_requests;
     } else {
-      load_.Error("HTTP " + std::to_string(status) + ": " + std::string(in.substr(head_end + 4, std::min<size_t>(length, 300))));
+      load_.Error("HTTP " + std::to_string(status) + ": " +
+                  std::string(in.substr(head_end + 4, std::min<size_t>(length, 300))));
     }
     if (close) return Reconnect("");
     SendNext();
@@ -491,8 +502,7 @@ double Percentile(std::vector<uint32_t>& v, double q) {
   return v[k] / 1000.0;
 }
 
-absl::StatusOr<Result> RunMode(const Flags& flags, const std::string& url, Mode mode,
-                               pid_t server_pid) {
+absl::StatusOr<Result> RunMode(const Flags& flags, const std::string& url, Mode mode, pid_t server_pid) {
   Load load;
   load.mode = mode;
   load.batch_size = mode == Mode::kSingle ? 1 : flags.batch_size;
@@ -529,10 +539,9 @@ absl::StatusOr<Result> RunMode(const Flags& flags, const std::string& url, Mode 
   const auto start = SteadyClock::now();
   const double client_cpu_start = SelfCpuSeconds();
   const double server_cpu_start = ProcessCpuSeconds(server_pid);
-  load.deadline = flags.duration_seconds > 0
-                      ? start + std::chrono::duration_cast<SteadyClock::duration>(
-                                    std::chrono::duration<double>(flags.duration_seconds))
-                      : SteadyClock::time_point::max();
+  load.deadline = flags.duration_seconds > 0 ? start + std::chrono::duration_cast<SteadyClock::duration>(
+                                                           std::chrono::duration<double>(flags.duration_seconds))
+                                             : SteadyClock::time_point::max();
   for (auto& c : conns) c->Start();
   std::vector<std::thread> workers;
   for (auto& ioc : contexts) workers.emplace_back([&ioc] { ioc->run(); });
@@ -561,15 +570,13 @@ absl::StatusOr<Result> RunMode(const Flags& flags, const std::string& url, Mode 
 }
 
 void PrintResults(const std::vector<Result>& results) {
-  std::printf("\n%-8s %6s %6s %10s %10s %8s %10s %10s %8s %8s %8s %8s %7s\n", "mode", "conns", "batch",
-              "requests", "events", "seconds", "events/s", "req/s", "p50 ms", "p90 ms", "p99 ms",
-              "max ms", "errors");
+  std::printf("\n%-8s %6s %6s %10s %10s %8s %10s %10s %8s %8s %8s %8s %7s\n", "mode", "conns", "batch", "requests",
+              "events", "seconds", "events/s", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors");
   for (const Result& r : results) {
     std::printf("%-8s %6d %6d %10lld %10lld %8.2f %10.0f %10.0f %8.2f %8.2f %8.2f %8.2f %7lld\n",
                 r.mode == Mode::kSingle ? "single" : "batched", r.connections, r.batch_size,
-                static_cast<long long>(r.requests), static_cast<long long>(r.events), r.seconds,
-                r.events / r.seconds, r.requests / r.seconds, r.p50_ms, r.p90_ms, r.p99_ms, r.max_ms,
-                static_cast<long long>(r.errors));
+                static_cast<long long>(r.requests), static_cast<long long>(r.events), r.seconds, r.events / r.seconds,
+                r.requests / r.seconds, r.p50_ms, r.p90_ms, r.p99_ms, r.max_ms, static_cast<long long>(r.errors));
   }
   for (const Result& r : results) {
     if (!r.first_error.empty()) {
@@ -611,8 +618,8 @@ int Main(int argc, char** argv) {
     }
   }
   std::printf("ingest_bench: %s%s, write key '%s', %d client threads, %u cores\n", url.c_str(),
-              server ? (" (spawned " + flags->spawn + ", fresh data dir)").c_str() : "",
-              flags->write_key.c_str(), flags->threads, std::thread::hardware_concurrency());
+              server ? (" (spawned " + flags->spawn + ", fresh data dir)").c_str() : "", flags->write_key.c_str(),
+              flags->threads, std::thread::hardware_concurrency());
   std::string sample;
   AppendEvent(&sample, "1700000000000b", 123456, FormatIso8601(SystemClock().NowMs()));
   std::printf("event: %zu bytes, e.g. %s\n", sample.size(), sample.c_str());

@@ -79,8 +79,8 @@ absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
       double d = 0;
       auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), d);
       if (ec != std::errc() || end != value.data() + value.size() || d < 1 || d > max || d != std::floor(d)) {
-        return absl::InvalidArgumentError("--" + name + ": not a whole number in [1, " + std::to_string(max) +
-                                          "]: '" + value + "'");
+        return absl::InvalidArgumentError("--" + name + ": not a whole number in [1, " + std::to_string(max) + "]: '" +
+                                          value + "'");
       }
       return d;
     };
@@ -153,7 +153,7 @@ struct EngineRun {
   std::string key;
   std::string name;
   std::optional<EngineTimes> times;
-  absl::Status status;  // not OK: no figures
+  absl::Status status;      // not OK: no figures
   bool not_linked = false;  // Facet's placeholder: not a failure
 };
 
@@ -230,9 +230,10 @@ absl::Status WriteJson(const Report& r, const std::string& path) {
     const EngineTimes& t = *run.times;
     auto question = [&](uint64_t count, uint64_t reference, const std::vector<double>& ms, const EngineRun* fastest,
                         const std::vector<double>* facet_ms) {
-      std::string q = "{\"count\": " + std::to_string(count) + ", \"correct\": " +
-                      (count == reference ? "true" : "false") + ", \"median_ms\": " + JsonNumber(Median(ms)) +
-                      ", \"min_ms\": " + JsonNumber(Min(ms)) + ", \"ms\": " + JsonArray(ms);
+      std::string q = "{\"count\": " + std::to_string(count) +
+                      ", \"correct\": " + (count == reference ? "true" : "false") +
+                      ", \"median_ms\": " + JsonNumber(Median(ms)) + ", \"min_ms\": " + JsonNumber(Min(ms)) +
+                      ", \"ms\": " + JsonArray(ms);
       if (facet_ms != nullptr) q += ", \"ratio_to_facet\": " + JsonNumber(Median(ms) / Median(*facet_ms));
       q += std::string(", \"fastest_peer\": ") + (fastest == &run ? "true" : "false");
       return q + "}";
@@ -270,8 +271,8 @@ void PrintTable(const Report& r) {
       std::snprintf(ratio1, sizeof ratio1, "%.1f", Median(t.q1_ms) / Median(facet->q1_ms));
       std::snprintf(ratio2, sizeof ratio2, "%.1f", Median(t.q2_ms) / Median(facet->q2_ms));
     }
-    std::printf("%-11s %8.1f %11.3f %10.3f %11.3f %10.3f %10llu %9llu %9s %9s%s\n", run.name.c_str(),
-                t.load_seconds, Median(t.q1_ms), Min(t.q1_ms), Median(t.q2_ms), Min(t.q2_ms),
+    std::printf("%-11s %8.1f %11.3f %10.3f %11.3f %10.3f %10llu %9llu %9s %9s%s\n", run.name.c_str(), t.load_seconds,
+                Median(t.q1_ms), Min(t.q1_ms), Median(t.q2_ms), Min(t.q2_ms),
                 static_cast<unsigned long long>(t.q1_count), static_cast<unsigned long long>(t.q2_count), ratio1,
                 ratio2, t.q1_count == r.q1_reference && t.q2_count == r.q2_reference ? "" : "  WRONG COUNT");
   }
@@ -303,9 +304,10 @@ void PrintTable(const Report& r) {
   for (const EngineRun& run : r.runs) {
     if (run.times && !run.times->notes.empty()) std::printf("  %s: %s\n", run.name.c_str(), run.times->notes.c_str());
   }
-  std::printf("times: wall clock on the client, from sending a question to holding its count; median and minimum of "
-              "%d repetitions after one warm-up.\n",
-              r.flags->repeat);
+  std::printf(
+      "times: wall clock on the client, from sending a question to holding its count; median and minimum of "
+      "%d repetitions after one warm-up.\n",
+      r.flags->repeat);
 }
 
 int Main(int argc, char** argv) {
@@ -334,19 +336,21 @@ int Main(int argc, char** argv) {
   report.orders = data.order_times.size();
   report.q1_reference = CountQ1(data);
   report.q2_reference = CountQ2(data);
-  std::printf("data set: generated in %.2f s, %.0f MiB in arrays (%.0f bytes/person), peak RSS %.0f MiB, "
-              "%llu purchases (%.1f per person)\n",
-              report.generate_seconds, report.dataset_bytes / 1048576.0,
-              static_cast<double>(report.dataset_bytes) / std::max<uint32_t>(f.persons, 1), PeakRssMiB(),
-              static_cast<unsigned long long>(report.orders),
-              static_cast<double>(report.orders) / std::max<uint32_t>(f.persons, 1));
+  std::printf(
+      "data set: generated in %.2f s, %.0f MiB in arrays (%.0f bytes/person), peak RSS %.0f MiB, "
+      "%llu purchases (%.1f per person)\n",
+      report.generate_seconds, report.dataset_bytes / 1048576.0,
+      static_cast<double>(report.dataset_bytes) / std::max<uint32_t>(f.persons, 1), PeakRssMiB(),
+      static_cast<unsigned long long>(report.orders),
+      static_cast<double>(report.orders) / std::max<uint32_t>(f.persons, 1));
   std::printf("reference counts from the arrays: Q1 %llu, Q2 %llu\n",
               static_cast<unsigned long long>(report.q1_reference),
               static_cast<unsigned long long>(report.q2_reference));
-  std::printf("peers: one wide table persons(id, age NULL, gender, city, lifetime_value, t01..t24 0/1, orders_90d, "
-              "days_since_last NULL),\n       purchase aggregates precomputed as of %s; SQL condition per question:\n"
-              "       Q1: %s\n       Q2: %s\n",
-              std::string(kBenchAsOfText).c_str(), QuestionSql(1).c_str(), QuestionSql(2).c_str());
+  std::printf(
+      "peers: one wide table persons(id, age NULL, gender, city, lifetime_value, t01..t24 0/1, orders_90d, "
+      "days_since_last NULL),\n       purchase aggregates precomputed as of %s; SQL condition per question:\n"
+      "       Q1: %s\n       Q2: %s\n",
+      std::string(kBenchAsOfText).c_str(), QuestionSql(1).c_str(), QuestionSql(2).c_str());
   std::fflush(stdout);
 
   std::string sqlite_path = f.sqlite_path;

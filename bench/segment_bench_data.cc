@@ -27,9 +27,7 @@ class Rng {
   uint64_t Next() { return Mix64(state_ += 0x9e3779b97f4a7c15ULL); }
 
   // Uniform in [0, n).
-  uint64_t Below(uint64_t n) {
-    return static_cast<uint64_t>((static_cast<unsigned __int128>(Next()) * n) >> 64);
-  }
+  uint64_t Below(uint64_t n) { return static_cast<uint64_t>((static_cast<unsigned __int128>(Next()) * n) >> 64); }
   // Uniform in [lo, hi].
   int64_t Between(int64_t lo, int64_t hi) {
     return lo + static_cast<int64_t>(Below(static_cast<uint64_t>(hi - lo + 1)));
@@ -149,9 +147,8 @@ BenchDataset GenerateBenchDataset(uint32_t persons, uint64_t seed) {
 
 size_t DatasetBytes(const BenchDataset& d) {
   auto bytes = [](const auto& v) { return v.capacity() * sizeof(v[0]); };
-  size_t total = bytes(d.age) + bytes(d.gender) + bytes(d.city) + bytes(d.lifetime_value) +
-                 bytes(d.order_offsets) + bytes(d.order_times) + bytes(d.order_revenue) +
-                 bytes(d.orders_90d) + bytes(d.days_since_last);
+  size_t total = bytes(d.age) + bytes(d.gender) + bytes(d.city) + bytes(d.lifetime_value) + bytes(d.order_offsets) +
+                 bytes(d.order_times) + bytes(d.order_revenue) + bytes(d.orders_90d) + bytes(d.days_since_last);
   for (const auto& t : d.tags) total += bytes(t);
   return total;
 }

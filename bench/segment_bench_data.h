@@ -34,13 +34,13 @@ inline constexpr std::array<std::string_view, kTagCount> kTagNames = {
     "t01", "t02", "t03", "t04", "t05", "t06", "t07", "t08", "t09", "t10", "t11", "t12",
     "t13", "t14", "t15", "t16", "t17", "t18", "t19", "t20", "t21", "t22", "t23", "t24"};
 // Probability that a person carries each tag, independently of the others.
-inline constexpr std::array<double, kTagCount> kTagDensities = {
-    0.005, 0.01, 0.02, 0.03, 0.05, 0.07, 0.10, 0.12, 0.15, 0.20, 0.25, 0.30,
-    0.35,  0.40, 0.45, 0.50, 0.55, 0.60, 0.65, 0.70, 0.05, 0.15, 0.25, 0.35};
+inline constexpr std::array<double, kTagCount> kTagDensities = {0.005, 0.01, 0.02, 0.03, 0.05, 0.07, 0.10, 0.12,
+                                                                0.15,  0.20, 0.25, 0.30, 0.35, 0.40, 0.45, 0.50,
+                                                                0.55,  0.60, 0.65, 0.70, 0.05, 0.15, 0.25, 0.35};
 
-inline constexpr std::array<std::string_view, 20> kCities = {
-    "佛山", "广州", "深圳", "东莞", "珠海", "中山", "惠州", "江门", "肇庆", "汕头",
-    "北京", "上海", "杭州", "南京", "苏州", "成都", "重庆", "武汉", "西安", "长沙"};
+inline constexpr std::array<std::string_view, 20> kCities = {"佛山", "广州", "深圳", "东莞", "珠海", "中山", "惠州",
+                                                             "江门", "肇庆", "汕头", "北京", "上海", "杭州", "南京",
+                                                             "苏州", "成都", "重庆", "武汉", "西安", "长沙"};
 
 // The two questions, in Facet's segment language. Written generically:
 //   Q1: a AND b AND NOT c AND trait.age BETWEEN 25 AND 40
@@ -65,18 +65,18 @@ struct QuestionTags {
   int g = 4;   // t05
 };
 inline constexpr QuestionTags kQuestionTags;
-inline constexpr int kQ1AgeMin = 25;                 // inclusive
-inline constexpr int kQ1AgeMax = 40;                 // inclusive
-inline constexpr int kQ2WindowDays = 90;             // count(..., 90d)
-inline constexpr int kQ2OrdersAbove = 10;            // count > 10
-inline constexpr int kQ2DaysSinceLastBelow = 90;     // days_since_last < 90
+inline constexpr int kQ1AgeMin = 25;              // inclusive
+inline constexpr int kQ1AgeMax = 40;              // inclusive
+inline constexpr int kQ2WindowDays = 90;          // count(..., 90d)
+inline constexpr int kQ2OrdersAbove = 10;         // count > 10
+inline constexpr int kQ2DaysSinceLastBelow = 90;  // days_since_last < 90
 
 struct BenchDataset {
-  uint32_t persons = 0;         // N; person ids are 0..N-1
+  uint32_t persons = 0;  // N; person ids are 0..N-1
   TimeMs as_of = kBenchAsOf;
-  std::vector<uint8_t> age;     // 0 = missing (about 3%), else 18..75
-  std::vector<uint8_t> gender;  // 0 = "f", 1 = "m"
-  std::vector<uint8_t> city;    // index into kCities
+  std::vector<uint8_t> age;            // 0 = missing (about 3%), else 18..75
+  std::vector<uint8_t> gender;         // 0 = "f", 1 = "m"
+  std::vector<uint8_t> city;           // index into kCities
   std::vector<double> lifetime_value;  // 0..20000, 2 decimals
   // Per tag, a dense bitset of N bits: bit p of word p / 64 is person p.
   std::vector<std::vector<uint64_t>> tags;
@@ -85,7 +85,7 @@ struct BenchDataset {
   // (as_of - 730 days, as_of].
   std::vector<uint32_t> order_offsets;  // N + 1 entries
   std::vector<TimeMs> order_times;
-  std::vector<double> order_revenue;    // per order, 10..2000, 2 decimals
+  std::vector<double> order_revenue;  // per order, 10..2000, 2 decimals
   // Per-person aggregates as of `as_of`, the columns the SQL peers store.
   std::vector<uint16_t> orders_90d;      // orders with as_of - 90d < t <= as_of
   std::vector<int32_t> days_since_last;  // floor((as_of - last) / 1 day), -1: no order

@@ -13,8 +13,8 @@
 namespace facet::bench {
 
 struct EngineTimes {
-  std::string engine;               // "Facet", "SQLite", ...
-  double load_seconds = 0;          // from the data set in memory to ready to answer
+  std::string engine;       // "Facet", "SQLite", ...
+  double load_seconds = 0;  // from the data set in memory to ready to answer
   uint64_t q1_count = 0, q2_count = 0;
   std::vector<double> q1_ms, q2_ms;  // every timed repetition, warm-up excluded
   std::string notes;                 // e.g. memory per person, query plans

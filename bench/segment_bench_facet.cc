@@ -14,10 +14,10 @@
 #include "absl/status/status.h"
 #include "base/status.h"
 #include "bench/segment_bench_engine.h"
+#include "bitmap/bitmap.h"
 #include "segments/catalog.h"
 #include "segments/person_table.h"
 #include "store/mem_kv_store.h"
-#include "bitmap/bitmap.h"
 
 namespace facet::bench {
 namespace {
@@ -215,18 +215,19 @@ absl::StatusOr<EngineTimes> RunFacet(const BenchDataset& data, int repeat, int u
   auto pct = [&](double q) { return update_us[static_cast<size_t>(q * static_cast<double>(update_us.size() - 1))]; };
 
   char notes[1280];
-  std::snprintf(notes, sizeof notes,
-                "counts by one fused bitmap pass; with the member set built: Q1 %.3f ms, Q2 %.3f ms (medians); "
-                "city IN (3 cities) AND gender = f: %llu persons in %.3f ms; "
-                "person table (traits, %zu orders) built in %.1f s; bitmaps and per-person membership rows "
-                "%.1f B/person, numeric trait columns %.1f B/person, person table %.0f B/person; max RSS %ld MB (was %ld MB before loading); "
-                "300 rule tags defined over %u persons in %.1f s; per-event update with 300 rule tags: p50 %.1f us, p90 %.1f us, "
-                "p99 %.1f us, p99.9 %.1f us, max %.1f us",
-                q1_set_ms, q2_set_ms, static_cast<unsigned long long>(string_count), string_ms[string_ms.size() / 2],
-                data.order_times.size(), table_seconds,
-                static_cast<double>(bitmap_bytes) / data.persons, static_cast<double>(column_bytes) / data.persons,
-                static_cast<double>(table_bytes) / data.persons, MaxRssMb(), rss_before, upkeep_persons, define_seconds, pct(0.5),
-                pct(0.9), pct(0.99), pct(0.999), update_us.back());
+  std::snprintf(
+      notes, sizeof notes,
+      "counts by one fused bitmap pass; with the member set built: Q1 %.3f ms, Q2 %.3f ms (medians); "
+      "city IN (3 cities) AND gender = f: %llu persons in %.3f ms; "
+      "person table (traits, %zu orders) built in %.1f s; bitmaps and per-person membership rows "
+      "%.1f B/person, numeric trait columns %.1f B/person, person table %.0f B/person; max RSS %ld MB (was %ld MB "
+      "before loading); "
+      "300 rule tags defined over %u persons in %.1f s; per-event update with 300 rule tags: p50 %.1f us, p90 %.1f us, "
+      "p99 %.1f us, p99.9 %.1f us, max %.1f us",
+      q1_set_ms, q2_set_ms, static_cast<unsigned long long>(string_count), string_ms[string_ms.size() / 2],
+      data.order_times.size(), table_seconds, static_cast<double>(bitmap_bytes) / data.persons,
+      static_cast<double>(column_bytes) / data.persons, static_cast<double>(table_bytes) / data.persons, MaxRssMb(),
+      rss_before, upkeep_persons, define_seconds, pct(0.5), pct(0.9), pct(0.99), pct(0.999), update_us.back());
   out.notes = notes;
   return out;
 }

@@ -54,16 +54,16 @@ absl::StatusOr<uint64_t> ParseCount(std::string_view text) {
 }
 
 // Asks once to warm up, then `repeat` timed times; every answer must agree.
-absl::Status TimeQuestion(const std::function<absl::StatusOr<uint64_t>()>& ask, int repeat,
-                          uint64_t* count, std::vector<double>* ms) {
+absl::Status TimeQuestion(const std::function<absl::StatusOr<uint64_t>()>& ask, int repeat, uint64_t* count,
+                          std::vector<double>* ms) {
   ASSIGN_OR_RETURN(*count, ask());
   for (int i = 0; i < repeat; ++i) {
     const auto start = SteadyClock::now();
     ASSIGN_OR_RETURN(uint64_t n, ask());
     ms->push_back(SecondsSince(start) * 1000.0);
     if (n != *count) {
-      return absl::InternalError("the count changed between repetitions: " + std::to_string(*count) +
-                                 " then " + std::to_string(n));
+      return absl::InternalError("the count changed between repetitions: " + std::to_string(*count) + " then " +
+                                 std::to_string(n));
     }
   }
   return absl::OkStatus();
@@ -77,13 +77,12 @@ std::string PersonsColumns(SqlDialect dialect) {
     const char *id, *age, *text, *real, *flag, *orders, *days;
   };
   const Types t = dialect == SqlDialect::kSqlite
-                      ? Types{"INTEGER PRIMARY KEY", "INTEGER", "TEXT NOT NULL", "REAL NOT NULL",
-                              "INTEGER NOT NULL", "INTEGER NOT NULL", "INTEGER"}
+                      ? Types{"INTEGER PRIMARY KEY", "INTEGER",          "TEXT NOT NULL", "REAL NOT NULL",
+                              "INTEGER NOT NULL",    "INTEGER NOT NULL", "INTEGER"}
                   : dialect == SqlDialect::kPostgres
-                      ? Types{"integer NOT NULL", "smallint", "text NOT NULL", "double precision NOT NULL",
+                      ? Types{"integer NOT NULL", "smallint",          "text NOT NULL", "double precision NOT NULL",
                               "boolean NOT NULL", "smallint NOT NULL", "integer"}
-                      : Types{"UInt32", "Nullable(UInt8)", "String", "Float64", "UInt8", "UInt16",
-                              "Nullable(Int32)"};
+                      : Types{"UInt32", "Nullable(UInt8)", "String", "Float64", "UInt8", "UInt16", "Nullable(Int32)"};
   std::string s = "id " + std::string(t.id) + ", age " + t.age + ", gender " + t.text + ", city " + t.text +
                   ", lifetime_value " + t.real;
   for (std::string_view tag : kTagNames) s += ", " + std::string(tag) + " " + t.flag;
@@ -220,12 +219,11 @@ std::string QuestionSql(int question) {
   auto tag = [](int index) { return std::string(kTagNames[static_cast<size_t>(index)]); };
   const QuestionTags& q = kQuestionTags;
   if (question == 1) {
-    return tag(q.a) + " AND " + tag(q.b) + " AND NOT " + tag(q.c) + " AND age BETWEEN " +
-           std::to_string(kQ1AgeMin) + " AND " + std::to_string(kQ1AgeMax);
+    return tag(q.a) + " AND " + tag(q.b) + " AND NOT " + tag(q.c) + " AND age BETWEEN " + std::to_string(kQ1AgeMin) +
+           " AND " + std::to_string(kQ1AgeMax);
   }
-  return "(" + tag(q.d) + " OR " + tag(q.e) + ") AND " + tag(q.f) + " AND NOT " + tag(q.g) +
-         " AND orders_90d > " + std::to_string(kQ2OrdersAbove) + " AND days_since_last < " +
-         std::to_string(kQ2DaysSinceLastBelow);
+  return "(" + tag(q.d) + " OR " + tag(q.e) + ") AND " + tag(q.f) + " AND NOT " + tag(q.g) + " AND orders_90d > " +
+         std::to_string(kQ2OrdersAbove) + " AND days_since_last < " + std::to_string(kQ2DaysSinceLastBelow);
 }
 
 absl::StatusOr<EngineTimes> RunSqlite(const BenchDataset& d, const std::string& path, int repeat) {
@@ -267,9 +265,8 @@ absl::StatusOr<EngineTimes> RunSqlite(const BenchDataset& d, const std::string& 
 
   std::error_code ec;
   const uintmax_t file_bytes = std::filesystem::file_size(path, ec);
-  out.notes = "SQLite " + std::string(sqlite3_libversion()) + ", in-process, one thread; insert " +
-              Fixed(insert_s, 1) + " s + index (orders_90d, days_since_last) + ANALYZE " +
-              "(no index on age: slower for Q1); file " +
+  out.notes = "SQLite " + std::string(sqlite3_libversion()) + ", in-process, one thread; insert " + Fixed(insert_s, 1) +
+              " s + index (orders_90d, days_since_last) + ANALYZE " + "(no index on age: slower for Q1); file " +
               (ec ? std::string("?") : Fixed(static_cast<double>(file_bytes) / 1048576.0, 0)) +
               " MiB; Q1 plan: " + plan1 + "; Q2 plan: " + plan2;
   return out;
@@ -297,9 +294,7 @@ absl::StatusOr<PgResult> PgExec(PGconn* conn, const std::string& sql, ExecStatus
   return r;
 }
 
-absl::Status PgCommand(PGconn* conn, const std::string& sql) {
-  return PgExec(conn, sql, PGRES_COMMAND_OK).status();
-}
+absl::Status PgCommand(PGconn* conn, const std::string& sql) { return PgExec(conn, sql, PGRES_COMMAND_OK).status(); }
 
 absl::StatusOr<std::string> PgValue(PGconn* conn, const std::string& sql) {
   ASSIGN_OR_RETURN(PgResult r, PgExec(conn, sql, PGRES_TUPLES_OK));
@@ -415,9 +410,7 @@ absl::StatusOr<std::string> ChSend(client::HttpClient& http, const std::string& 
   return std::move(r.body);
 }
 
-absl::StatusOr<std::string> ChQuery(client::HttpClient& http, const std::string& sql) {
-  return ChSend(http, "/", sql);
-}
+absl::StatusOr<std::string> ChQuery(client::HttpClient& http, const std::string& sql) { return ChSend(http, "/", sql); }
 
 }  // namespace
 

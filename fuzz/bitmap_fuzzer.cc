@@ -2,15 +2,15 @@
 // payloads in a valid envelope (header and CRC-32C computed here), so that
 // the checksum does not hide the payload checks from the fuzzer. A decoded
 // bitmap must encode and decode back to itself.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <algorithm>
 #include <cstring>
 #include <string>
 #include <string_view>
 
-#include "fuzz/fuzz_check.h"
 #include "bitmap/bitmap.h"
+#include "fuzz/fuzz_check.h"
 
 namespace {
 

@@ -3,18 +3,18 @@
 // into <dir>/bitmap, identity_record, profile_record, event_record and
 // catalog_record. The records are small and realistic (values a store holds
 // after ingesting a few events); run again when a format changes.
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <string_view>
 
+#include "bitmap/bitmap.h"
 #include "identity/internal/record_codec.h"
 #include "profiles/event.h"
 #include "profiles/profile.h"
 #include "segments/internal/catalog_record.h"
-#include "bitmap/bitmap.h"
 
 namespace {
 
@@ -37,8 +37,7 @@ void Bitmaps() {
   bitmap::Bitmap dense;
   for (PersonId p = 0; p < 65536; p += 3) dense.Add(p);
   dense.Densify();
-  const std::pair<const char*, const bitmap::Bitmap*> all[] = {
-      {"small", &small}, {"runs", &runs}, {"dense", &dense}};
+  const std::pair<const char*, const bitmap::Bitmap*> all[] = {{"small", &small}, {"runs", &runs}, {"dense", &dense}};
   for (const auto& [name, b] : all) {
     const std::string encoded = b->Encode();
     Write("bitmap", std::string(name) + ".fbm", encoded);
@@ -51,8 +50,8 @@ void Bitmaps() {
 void IdentityRecords() {
   identity::internal::AtomRecord root_atom;
   root_atom.created_at = 1'780'000'000'000;
-  root_atom.identifiers = {{1, {"user_id", "u-1001"}}, {2, {"anonymous_id", "anon-7f3a"}},
-                           {5, {"email", "li.na@example.cn"}}};
+  root_atom.identifiers = {
+      {1, {"user_id", "u-1001"}}, {2, {"anonymous_id", "anon-7f3a"}}, {5, {"email", "li.na@example.cn"}}};
   Write("identity_record", "atom_root", identity::internal::EncodeAtomRecord(root_atom));
   identity::internal::AtomRecord child = root_atom;
   child.parent = 3;

@@ -10,7 +10,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::vector<std::string> columns = {"userId", "event", "properties.total", "context.traits.email",
-                                            "a.b.c", "traits"};
+                                            "a.b.c",  "traits"};
   auto reader = facet::importer::NdjsonReader::Open(
       facet::importer::MemorySource(std::string(reinterpret_cast<const char*>(data), size)), columns);
   if (!reader.ok()) return 0;

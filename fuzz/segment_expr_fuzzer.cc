@@ -19,7 +19,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   const std::string canonical = facet::segments::ToString(*e);
   absl::StatusOr<facet::segments::Expr> again = facet::segments::Parse(canonical);
-  if (!again.ok()) std::fprintf(stderr, "canonical text %s: %s\n", canonical.c_str(), again.status().ToString().c_str());
+  if (!again.ok())
+    std::fprintf(stderr, "canonical text %s: %s\n", canonical.c_str(), again.status().ToString().c_str());
   FUZZ_CHECK(again.ok());
   const std::string canonical_again = facet::segments::ToString(*again);
   if (canonical_again != canonical) {

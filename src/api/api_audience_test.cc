@@ -16,22 +16,24 @@ using testing::Reply;     // not the router's
 constexpr TimeMs kDay = 24 * 3600 * 1000;
 
 json IdentifyItem(std::string_view user, json traits, TimeMs at) {
-  return {{"type", "identify"}, {"userId", user}, {"traits", std::move(traits)},
-          {"timestamp", FormatIso8601(at)}};
+  return {{"type", "identify"}, {"userId", user}, {"traits", std::move(traits)}, {"timestamp", FormatIso8601(at)}};
 }
 
 json OrderItem(std::string_view user, double revenue, TimeMs at) {
-  return {{"type", "track"}, {"userId", user}, {"event", "Order Completed"},
-          {"properties", {{"revenue", revenue}}}, {"timestamp", FormatIso8601(at)}};
+  return {{"type", "track"},
+          {"userId", user},
+          {"event", "Order Completed"},
+          {"properties", {{"revenue", revenue}}},
+          {"timestamp", FormatIso8601(at)}};
 }
 
 // u1 (佛山, two orders, an email), u2 (广州, one old order), u3 (佛山, none).
 void SendAudienceData(Client& c) {
-  json batch = json::array({IdentifyItem("u1", {{"city", "佛山"}, {"age", 30}, {"email", "Li.Lei@Example.com"}}, kNow - 20 * kDay),
-                            IdentifyItem("u2", {{"city", "广州"}, {"age", 41}}, kNow - 50 * kDay),
-                            IdentifyItem("u3", {{"city", "佛山"}}, kNow - 5 * kDay),
-                            OrderItem("u1", 100, kNow - 2 * kDay), OrderItem("u1", 300, kNow - 10 * kDay),
-                            OrderItem("u2", 50, kNow - 40 * kDay)});
+  json batch = json::array(
+      {IdentifyItem("u1", {{"city", "佛山"}, {"age", 30}, {"email", "Li.Lei@Example.com"}}, kNow - 20 * kDay),
+       IdentifyItem("u2", {{"city", "广州"}, {"age", 41}}, kNow - 50 * kDay),
+       IdentifyItem("u3", {{"city", "佛山"}}, kNow - 5 * kDay), OrderItem("u1", 100, kNow - 2 * kDay),
+       OrderItem("u1", 300, kNow - 10 * kDay), OrderItem("u2", 50, kNow - 40 * kDay)});
   Reply r = c.Post("/v1/batch", json{{"batch", batch}}.dump());
   ASSERT_EQ(r.status, 200) << r.body;
   ASSERT_EQ(r.Json()["accepted"], 6) << r.body;
@@ -52,9 +54,9 @@ TEST_F(ApiServerTest, TagTreeAndErrors) {
   EXPECT_EQ(r.Json()["count"], 3);
   EXPECT_EQ(r.Json()["parent"], nullptr);
   EXPECT_EQ(r.Json()["created_at"], "2024-05-01T08:30:00.000Z");
-  r = c.Admin(http::verb::put, "/v1/tags/%E4%BD%9B%E5%B1%B1",
-              {{"display_name", "佛山用户"}, {"parent", "region"}, {"owner", "ops"},
-               {"rule", "trait.city = \"佛山\""}});
+  r = c.Admin(
+      http::verb::put, "/v1/tags/%E4%BD%9B%E5%B1%B1",
+      {{"display_name", "佛山用户"}, {"parent", "region"}, {"owner", "ops"}, {"rule", "trait.city = \"佛山\""}});
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.Json()["name"], "佛山");
   EXPECT_EQ(r.Json()["count"], 2);
@@ -128,7 +130,9 @@ TEST_F(ApiServerTest, ManualMembersByJsonAndCsv) {
 
   r = c.Get("/v1/tags/staff_pick");
   EXPECT_EQ(r.Json()["count"], 1);
-  ASSERT_EQ(c.Admin(http::verb::put, "/v1/tags/rich", {{"rule", "sum(\"Order Completed\", properties.revenue) > 10"}}).status, 200);
+  ASSERT_EQ(
+      c.Admin(http::verb::put, "/v1/tags/rich", {{"rule", "sum(\"Order Completed\", properties.revenue) > 10"}}).status,
+      200);
   r = c.Admin(http::verb::post, "/v1/tags/rich/members", {{"ns", "user_id"}, {"values", {"u1"}}});
   EXPECT_EQ(r.status, 400) << r.body;
   r = c.Admin(http::verb::post, "/v1/tags/none/members", {{"ns", "user_id"}, {"values", {"u1"}}});
@@ -149,7 +153,8 @@ TEST_F(ApiServerTest, PreviewCountsSamplesAndBreaksDown) {
   EXPECT_EQ(j["as_of"], "2024-05-01T08:30:00.000Z");
   EXPECT_TRUE(j["took_ms"].is_number());
 
-  r = c.Admin(http::verb::post, "/v1/segments/preview", {{"expression", "trait.city IS NOT NULL"}, {"breakdown", "trait.age"}});
+  r = c.Admin(http::verb::post, "/v1/segments/preview",
+              {{"expression", "trait.city IS NOT NULL"}, {"breakdown", "trait.age"}});
   EXPECT_EQ(r.Json()["breakdown"], json::parse(R"j({"30":1,"41":1,"(none)":1})j")) << r.body;
 
   // Thirty days back from twenty days ago: only u2's order.
@@ -198,12 +203,14 @@ TEST_F(ApiServerTest, SegmentsExportOverlapChangesAndMemberships) {
             {{"Authorization", std::string("Bearer ") + kPiiKey}});
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_NE(r.body.find("{\"email\":\"li.lei@example.com\",\"person_id\":" + std::to_string(u1) + "}\n"),
-            std::string::npos) << r.body;
+            std::string::npos)
+      << r.body;
   EXPECT_EQ(c.Get("/v1/tags/foshan/members?format=xml").status, 400);
   r = c.Get("/v1/tags/foshan/members?limit=1");
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(r.Header("Transfer-Encoding"), "chunked");
-  EXPECT_EQ(r.body, "person_id,user_id\r\n" + std::to_string(std::min(u1, u3)) + "," + (u1 < u3 ? "u1" : "u3") + "\r\n");
+  EXPECT_EQ(r.body,
+            "person_id,user_id\r\n" + std::to_string(std::min(u1, u3)) + "," + (u1 < u3 ? "u1" : "u3") + "\r\n");
 
   r = c.Admin(http::verb::post, "/v1/segments/overlap", {{"segments", {"buyers", "tag:foshan"}}});
   ASSERT_EQ(r.status, 200) << r.body;
@@ -249,8 +256,8 @@ TEST_F(ApiServerTest, SegmentsExportOverlapChangesAndMemberships) {
 void SendNumberedPersons(Client& c, int n) {
   json batch = json::array();
   for (int i = 0; i < n; ++i) {
-    batch.push_back(IdentifyItem("e" + std::to_string(i), {{"city", "c" + std::to_string(i % 7)}, {"age", i}},
-                                 kNow - kDay));
+    batch.push_back(
+        IdentifyItem("e" + std::to_string(i), {{"city", "c" + std::to_string(i % 7)}, {"age", i}}, kNow - kDay));
     if (batch.size() < 400 && i + 1 < n) continue;
     Reply r = c.Post("/v1/batch", json{{"batch", batch}}.dump());
     ASSERT_EQ(r.status, 200) << r.body;
@@ -302,8 +309,8 @@ TEST_F(ApiServerTest, LargeExportsAreStreamed) {
 
   // HTTP/1.0 has no chunked encoding: the same body, whole.
   Client old = Connect();
-  r = old.Send(http::verb::get, "/v1/segments/everyone/members?traits=city,age", "",
-               {{"Authorization", kBearerAdmin}}, /*chunked=*/false, /*version=*/10);
+  r = old.Send(http::verb::get, "/v1/segments/everyone/members?traits=city,age", "", {{"Authorization", kBearerAdmin}},
+               /*chunked=*/false, /*version=*/10);
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(r.Header("Transfer-Encoding"), "");
   EXPECT_EQ(r.Header("Content-Length"), std::to_string(csv.size()));
@@ -328,9 +335,9 @@ TEST_F(ApiServerTest, LargeExportsAreStreamed) {
   // Each export is counted once, when it ends.
   r = c.Get("/metrics");
   EXPECT_NE(r.body.find("facet_http_requests_total{route=\"/v1/segments/{name}/members\",code=\"200\"} 4\n"),
-            std::string::npos) << r.body;
+            std::string::npos)
+      << r.body;
 }
-
 
 }  // namespace
 }  // namespace facet::api

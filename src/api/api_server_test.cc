@@ -129,8 +129,7 @@ TEST_F(ApiServerTest, BatchWithOnlyInvalidEventsIs400AndQuarantined) {
 
 TEST_F(ApiServerTest, PartlyInvalidBatchIs200WithQuarantinedList) {
   Client c = Connect();
-  std::string body =
-      R"({"batch":[{"type":"track","userId":"u1","event":"A"},{"type":"track","userId":"u2"}]})";
+  std::string body = R"({"batch":[{"type":"track","userId":"u1","event":"A"},{"type":"track","userId":"u2"}]})";
   Reply r = c.Post("/v1/batch", body);
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.Json()["accepted"], 1);
@@ -140,23 +139,19 @@ TEST_F(ApiServerTest, PartlyInvalidBatchIs200WithQuarantinedList) {
 
 TEST_F(ApiServerTest, GzipBodiesAreAccepted) {
   Client c = Connect();
-  std::string batch =
-      json{{"batch", json::array({TrackItem("u1", "A", "g1"), TrackItem("u1", "B", "g2")})}}.dump();
-  Reply r = c.Post("/v1/batch", Gzip(batch),
-                   {{"Authorization", kBasicWrite}, {"Content-Encoding", "gzip"}});
+  std::string batch = json{{"batch", json::array({TrackItem("u1", "A", "g1"), TrackItem("u1", "B", "g2")})}}.dump();
+  Reply r = c.Post("/v1/batch", Gzip(batch), {{"Authorization", kBasicWrite}, {"Content-Encoding", "gzip"}});
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.Json()["accepted"], 2);
 
   // RudderStack: gzip without Content-Encoding, sent as a form.
   std::string other = json{{"batch", json::array({TrackItem("u1", "C", "g3")})}}.dump();
   r = c.Post("/v1/batch", Gzip(other),
-             {{"Authorization", kBasicWrite},
-              {"Content-Type", "application/x-www-form-urlencoded"}});
+             {{"Authorization", kBasicWrite}, {"Content-Type", "application/x-www-form-urlencoded"}});
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.Json()["accepted"], 1);
 
-  r = c.Post("/v1/batch", "not gzip at all",
-             {{"Authorization", kBasicWrite}, {"Content-Encoding", "gzip"}});
+  r = c.Post("/v1/batch", "not gzip at all", {{"Authorization", kBasicWrite}, {"Content-Encoding", "gzip"}});
   EXPECT_EQ(r.status, 400);
 }
 
@@ -179,8 +174,7 @@ TEST_F(ApiServerTest, OversizedBodiesGet413) {
   }
   {
     Client c = Connect();  // small compressed, too large once decompressed
-    Reply r = c.Post("/v1/batch", Gzip(big),
-                     {{"Authorization", kBasicWrite}, {"Content-Encoding", "gzip"}});
+    Reply r = c.Post("/v1/batch", Gzip(big), {{"Authorization", kBasicWrite}, {"Content-Encoding", "gzip"}});
     EXPECT_EQ(r.status, 413);
     EXPECT_TRUE(r.Json()["error"].is_string()) << r.body;
   }
@@ -312,8 +306,7 @@ TEST_F(ApiServerTest, MetricsUseRouteTemplates) {
   Reply r = c.Get("/metrics");
   ASSERT_EQ(r.status, 200);
   EXPECT_NE(r.Header("Content-Type").find("text/plain"), std::string::npos);
-  EXPECT_NE(r.body.find("facet_http_requests_total{route=\"/v1/track\",code=\"200\"} 1\n"),
-            std::string::npos)
+  EXPECT_NE(r.body.find("facet_http_requests_total{route=\"/v1/track\",code=\"200\"} 1\n"), std::string::npos)
       << r.body;
   EXPECT_NE(r.body.find("route=\"/v1/persons/{ns}/{value}\",code=\"200\"} 1\n"), std::string::npos);
   EXPECT_EQ(r.body.find("user_id/u1"), std::string::npos);
@@ -321,8 +314,6 @@ TEST_F(ApiServerTest, MetricsUseRouteTemplates) {
   EXPECT_NE(r.body.find("facet_http_request_duration_seconds_bucket{route=\"/v1/track\",le=\"+Inf\"} 1"),
             std::string::npos);
 }
-
-
 
 TEST_F(ApiServerTest, ManyConcurrentClients) {
   std::vector<std::thread> threads;
@@ -361,7 +352,6 @@ TEST_F(ApiServerTest, StopClosesIdleConnectionsAndIsIdempotent) {
   server_->Stop();
   server_->Wait();
 }
-
 
 }  // namespace
 }  // namespace facet::api

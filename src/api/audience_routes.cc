@@ -73,9 +73,7 @@ std::vector<PersonId> SampleMembers(const bitmap::Bitmap& members, size_t n, std
   return out;
 }
 
-std::string_view Message(const absl::Status& s) {
-  return std::string_view(s.message().data(), s.message().size());
-}
+std::string_view Message(const absl::Status& s) { return std::string_view(s.message().data(), s.message().size()); }
 
 Response JsonReply(int status, const json& body) {
   Response r;
@@ -88,9 +86,7 @@ Response ErrorReply(int status, std::string_view error, std::string_view field =
   return JsonReply(status, ErrorJson(error, field));
 }
 
-Response BadRequest(std::string_view error, std::string_view field = {}) {
-  return ErrorReply(400, error, field);
-}
+Response BadRequest(std::string_view error, std::string_view field = {}) { return ErrorReply(400, error, field); }
 
 Response StatusReply(const absl::Status& s, std::string_view field = {}) {
   return ErrorReply(HttpStatusFromCode(s.code()), Message(s), field);
@@ -98,9 +94,8 @@ Response StatusReply(const absl::Status& s, std::string_view field = {}) {
 
 // 400 for a parse error of the segment language in `field`.
 Response ParseErrorReply(const segments::ParseError& e, std::string_view field) {
-  json j = ErrorJson("line " + std::to_string(e.line) + ", column " + std::to_string(e.column) +
-                         ": " + e.message,
-                     field);
+  json j =
+      ErrorJson("line " + std::to_string(e.line) + ", column " + std::to_string(e.column) + ": " + e.message, field);
   j["line"] = e.line;
   j["column"] = e.column;
   return JsonReply(400, j);
@@ -169,8 +164,7 @@ void SendGuarded(const AudienceRoutes::Respond& respond, Build&& build) {
 // 200 with the JSON it returns once its writes are durable; its error is
 // replied with the field CatalogErrorField finds (`text_field` for errors in
 // a rule or expression).
-void Commit(ingest::Pipeline& pipeline,
-            std::function<absl::StatusOr<json>(store::WriteBatch*)> mutation,
+void Commit(ingest::Pipeline& pipeline, std::function<absl::StatusOr<json>(store::WriteBatch*)> mutation,
             std::string_view text_field, const AudienceRoutes::Respond& respond) {
   auto result = std::make_shared<json>();
   pipeline.Execute(
@@ -254,26 +248,23 @@ AudienceRoutes::Counts AudienceRoutes::counts() const {
 std::string AudienceRoutes::MetricsText() const {
   const Counts c = counts();
   std::string out;
-  auto gauge = [&out](std::string_view name, std::string_view type, std::string_view help,
-                      uint64_t value) {
+  auto gauge = [&out](std::string_view name, std::string_view type, std::string_view help, uint64_t value) {
     out.append("# HELP ").append(name).append(" ").append(help).append("\n");
     out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
     out.append(name).append(" ").append(std::to_string(value)).append("\n");
   };
   gauge("facet_tags", "gauge", "Tags defined.", c.tags);
   gauge("facet_segments", "gauge", "Segments defined.", c.segments);
-  gauge("facet_audience_bitmap_bytes", "gauge", "Heap bytes of tag and segment membership bitmaps.",
-        c.bitmap_bytes);
-  gauge("facet_membership_changes_total", "counter",
-        "Persons that entered or left a tag or segment.", c.membership_changes);
+  gauge("facet_audience_bitmap_bytes", "gauge", "Heap bytes of tag and segment membership bitmaps.", c.bitmap_bytes);
+  gauge("facet_membership_changes_total", "counter", "Persons that entered or left a tag or segment.",
+        c.membership_changes);
   return out;
 }
 
 // ---------------------------------------------------------------------------
 // Definitions
 
-void AudienceRoutes::PutTag(const std::string& name, const Request& request,
-                            const Respond& respond) const {
+void AudienceRoutes::PutTag(const std::string& name, const Request& request, const Respond& respond) const {
   BodyReader body(request.body);
   segments::TagDef def;
   std::string path_name = name, kind;
@@ -293,7 +284,7 @@ void AudienceRoutes::PutTag(const std::string& name, const Request& request,
   if (kind.empty()) {
     def.kind = manual.value_or(false) ? segments::TagKind::kManual : segments::TagKind::kRule;
   } else if (kind == "rule" || kind == "manual" || kind == "model") {
-    def.kind = kind == "rule" ? segments::TagKind::kRule
+    def.kind = kind == "rule"     ? segments::TagKind::kRule
                : kind == "manual" ? segments::TagKind::kManual
                                   : segments::TagKind::kModel;
     if (manual.has_value() && *manual != (def.kind == segments::TagKind::kManual)) {
@@ -324,8 +315,7 @@ void AudienceRoutes::PutTag(const std::string& name, const Request& request,
       "rule", respond);
 }
 
-void AudienceRoutes::PutSegment(const std::string& name, const Request& request,
-                                const Respond& respond) const {
+void AudienceRoutes::PutSegment(const std::string& name, const Request& request, const Respond& respond) const {
   BodyReader body(request.body);
   segments::SegmentDef def;
   std::string path_name = name;
@@ -356,8 +346,7 @@ void AudienceRoutes::PutSegment(const std::string& name, const Request& request,
       "expression", respond);
 }
 
-void AudienceRoutes::DeleteDefinition(bool segment, const std::string& name,
-                                      const Respond& respond) const {
+void AudienceRoutes::DeleteDefinition(bool segment, const std::string& name, const Respond& respond) const {
   const Services& sv = services_;
   Commit(
       sv.pipeline,
@@ -504,20 +493,18 @@ void AudienceRoutes::ChangeMembers(const std::string& tag, const Request& reques
   const Services& sv = services_;
   Commit(
       sv.pipeline,
-      [sv, tag, add, matched, found = std::move(found), not_found = std::move(not_found)](
-          store::WriteBatch* batch) mutable -> absl::StatusOr<json> {
+      [sv, tag, add, matched, found = std::move(found),
+       not_found = std::move(not_found)](store::WriteBatch* batch) mutable -> absl::StatusOr<json> {
         // Merges may have happened since the lookup.
         for (PersonId& p : found) p = sv.graph.Root(p);
         std::sort(found.begin(), found.end());
         found.erase(std::unique(found.begin(), found.end()), found.end());
         segments::Catalog& catalog = sv.audiences.catalog();
         const TimeMs now = sv.clock.NowMs();
-        absl::StatusOr<size_t> n = add ? catalog.AddMembers(tag, found, now, batch)
-                                       : catalog.RemoveMembers(tag, found, now, batch);
+        absl::StatusOr<size_t> n =
+            add ? catalog.AddMembers(tag, found, now, batch) : catalog.RemoveMembers(tag, found, now, batch);
         if (!n.ok()) return n.status();
-        return json{{add ? "added" : "removed", *n},
-                    {"matched", matched},
-                    {"not_found", std::move(not_found)}};
+        return json{{add ? "added" : "removed", *n}, {"matched", matched}, {"not_found", std::move(not_found)}};
       },
       "", respond);
 }
@@ -556,7 +543,8 @@ Response AudienceRoutes::Preview(const Request& request) const {
   // Samples and breakdowns give personal data as keyed hashes unless the
   // key may read it raw (pii_keys).
   const bool raw_pii = MayReadRawPii(request);
-  const bool pii_breakdown = !trait_path.empty() && !raw_pii && identity::IsPiiTrait(trait_path, services_.graph.options());
+  const bool pii_breakdown =
+      !trait_path.empty() && !raw_pii && identity::IsPiiTrait(trait_path, services_.graph.options());
   const auto started = std::chrono::steady_clock::now();
   const TimeMs now = services_.clock.NowMs();
   json sample_json = json::array();
@@ -637,8 +625,7 @@ Response AudienceRoutes::Preview(const Request& request) const {
     for (auto& [value, n] : top) b[value] = n;
     reply["breakdown"] = std::move(b);
   }
-  const double took_ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  const double took_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   reply["took_ms"] = std::round(took_ms * 1000) / 1000;
   reply["as_of"] = FormatIso8601(as_of.value_or(now));
   return JsonReply(200, reply);
@@ -648,8 +635,8 @@ Response AudienceRoutes::Overlap(const Request& request) const {
   BodyReader body(request.body);
   body.Only({"segments"});
   const json* names = body.Member("segments");
-  if (body.ok() && (names == nullptr || !names->is_array() || names->size() < kMinOverlap ||
-                    names->size() > kMaxOverlap)) {
+  if (body.ok() &&
+      (names == nullptr || !names->is_array() || names->size() < kMinOverlap || names->size() > kMaxOverlap)) {
     body.Fail("segments", "\"segments\" must list " + std::to_string(kMinOverlap) + " to " +
                               std::to_string(kMaxOverlap) + " names");
   }
@@ -669,9 +656,9 @@ Response AudienceRoutes::Overlap(const Request& request) const {
     std::vector<const bitmap::Bitmap*> sets;
     for (size_t i = 0; i < list.size(); ++i) {
       std::string_view name = list[i];
-      absl::StatusOr<const bitmap::Bitmap*> members =
-          name.starts_with(kTagPrefix) ? catalog.TagMembers(name.substr(kTagPrefix.size()))
-                                       : catalog.SegmentMembers(name);
+      absl::StatusOr<const bitmap::Bitmap*> members = name.starts_with(kTagPrefix)
+                                                          ? catalog.TagMembers(name.substr(kTagPrefix.size()))
+                                                          : catalog.SegmentMembers(name);
       if (!members.ok()) return StatusReply(members.status(), "segments[" + std::to_string(i) + "]");
       sets.push_back(*members);
     }
@@ -749,8 +736,7 @@ bool AudienceRoutes::MayReadRawPii(const Request& request) const {
   return allowed;
 }
 
-Response AudienceRoutes::ExportMembers(bool segment, const std::string& name,
-                                       const Request& request) const {
+Response AudienceRoutes::ExportMembers(bool segment, const std::string& name, const Request& request) const {
   absl::StatusOr<Query> query = ParseQuery(request.query);
   if (!query.ok()) return BadRequest(Message(query.status()), "query");
   const std::string_view format = QueryValue(*query, "format", "csv");
@@ -793,16 +779,17 @@ Response AudienceRoutes::ExportMembers(bool segment, const std::string& name,
   }
   export_columns.raw_pii = raw && MayReadRawPii(request);
   if (raw && any_pii && !export_columns.raw_pii) {
-    return ErrorReply(403, "raw=true needs an admin key listed in pii_keys; without it PII is "
-                           "exported as keyed hashes", "raw");
+    return ErrorReply(403,
+                      "raw=true needs an admin key listed in pii_keys; without it PII is "
+                      "exported as keyed hashes",
+                      "raw");
   }
 
   bitmap::Bitmap members;
   {
     auto lock = services_.pipeline.LockForRead();
     const segments::Catalog& catalog = services_.audiences.catalog();
-    absl::StatusOr<const bitmap::Bitmap*> found =
-        segment ? catalog.SegmentMembers(name) : catalog.TagMembers(name);
+    absl::StatusOr<const bitmap::Bitmap*> found = segment ? catalog.SegmentMembers(name) : catalog.TagMembers(name);
     if (!found.ok()) return StatusReply(found.status());
     members = **found;  // a copy: the export renders it after this lock is released
   }

@@ -45,7 +45,7 @@ class AudienceRoutes {
   struct Counts {
     size_t tags = 0;
     size_t segments = 0;
-    size_t bitmap_bytes = 0;       // heap bytes of the membership bitmaps
+    size_t bitmap_bytes = 0;  // heap bytes of the membership bitmaps
     uint64_t membership_changes = 0;
   };
   // Read under the pipeline's read lock.
@@ -58,8 +58,7 @@ class AudienceRoutes {
   void PutTag(const std::string& name, const Request& request, const Respond& respond) const;
   void DeleteDefinition(bool segment, const std::string& name, const Respond& respond) const;
   void PutSegment(const std::string& name, const Request& request, const Respond& respond) const;
-  void ChangeMembers(const std::string& tag, const Request& request, bool add,
-                     const Respond& respond) const;
+  void ChangeMembers(const std::string& tag, const Request& request, bool add, const Respond& respond) const;
   Response ListTags() const;
   Response GetDefinition(bool segment, const std::string& name) const;
   Response ListSegments() const;

@@ -6,10 +6,10 @@ namespace facet::api {
 namespace {
 
 // "Basic " + base64(user:password) for the tests' fixed keys.
-constexpr std::string_view kBasicWrite = "Basic d2tfMTo=";          // "wk_1:"
+constexpr std::string_view kBasicWrite = "Basic d2tfMTo=";                // "wk_1:"
 constexpr std::string_view kBasicWriteWithPw = "Basic d2tfMTpzZWNyZXQ=";  // "wk_1:secret"
-constexpr std::string_view kBasicUnknown = "Basic bm9wZTo=";        // "nope:"
-constexpr std::string_view kBasicAdmin = "Basic YWtfMTo=";          // "ak_1:"
+constexpr std::string_view kBasicUnknown = "Basic bm9wZTo=";              // "nope:"
+constexpr std::string_view kBasicAdmin = "Basic YWtfMTo=";                // "ak_1:"
 
 KeyRing Keys() { return KeyRing({"wk_1", "wk_2", ""}, {"ak_1"}); }
 
@@ -73,8 +73,7 @@ TEST(AuthTest, IngestRefusesMissingOrUnknownKeys) {
   EXPECT_EQ(s.code(), absl::StatusCode::kUnauthenticated);
   EXPECT_EQ(s.message(), "unknown write key");
   EXPECT_EQ(AuthorizeIngest(keys, kBasicUnknown, "").status().code(), absl::StatusCode::kUnauthenticated);
-  EXPECT_EQ(AuthorizeIngest(keys, "Bearer nope", "nope").status().code(),
-            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(AuthorizeIngest(keys, "Bearer nope", "nope").status().code(), absl::StatusCode::kUnauthenticated);
 }
 
 TEST(AuthTest, IngestSourcesCarryTheirKeysTrust) {

@@ -35,8 +35,7 @@ class Inflater {
 }  // namespace
 
 bool LooksGzipped(std::string_view body) {
-  return body.size() >= 2 && static_cast<unsigned char>(body[0]) == 0x1f &&
-         static_cast<unsigned char>(body[1]) == 0x8b;
+  return body.size() >= 2 && static_cast<unsigned char>(body[0]) == 0x1f && static_cast<unsigned char>(body[1]) == 0x8b;
 }
 
 absl::StatusOr<std::string> Decompress(std::string_view compressed, size_t max_bytes) {

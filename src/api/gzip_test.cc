@@ -11,9 +11,7 @@ namespace {
 // Compresses with zlib's deflate; gzip framing when `gzip`, else zlib.
 std::string Compress(std::string_view data, bool gzip = true) {
   z_stream z{};
-  EXPECT_EQ(deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, gzip ? 15 + 16 : 15, 8,
-                         Z_DEFAULT_STRATEGY),
-            Z_OK);
+  EXPECT_EQ(deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, gzip ? 15 + 16 : 15, 8, Z_DEFAULT_STRATEGY), Z_OK);
   std::string out(deflateBound(&z, data.size()) + 32, '\0');
   z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
   z.avail_in = static_cast<uInt>(data.size());
@@ -64,8 +62,7 @@ TEST(GzipTest, SizeCapIsOutOfRange) {
 
 TEST(GzipTest, CorruptOrTruncatedIsInvalidArgument) {
   std::string gz = Compress("some text that is long enough to matter, some text");
-  EXPECT_EQ(Decompress(gz.substr(0, gz.size() / 2), 1000).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Decompress(gz.substr(0, gz.size() / 2), 1000).status().code(), absl::StatusCode::kInvalidArgument);
   std::string corrupt = gz;
   corrupt[12] = static_cast<char>(corrupt[12] ^ 0x55);
   corrupt[13] = static_cast<char>(corrupt[13] ^ 0x55);

@@ -30,8 +30,7 @@ json TimeOrNull(TimeMs ms) {
   return FormatIso8601(ms);
 }
 
-json PersonJson(const identity::IdentityGraph& graph, const profiles::Profile& profile,
-                PersonId root) {
+json PersonJson(const identity::IdentityGraph& graph, const profiles::Profile& profile, PersonId root) {
   json j = json::object();
   j["person_id"] = root;
 
@@ -52,8 +51,7 @@ json PersonJson(const identity::IdentityGraph& graph, const profiles::Profile& p
   for (const auto& [key, value] : profile.traits) traits[key] = RawJson(value.json);
   j["traits"] = std::move(traits);
 
-  bool seen = profile.event_count > 0 &&
-              profile.first_seen != std::numeric_limits<TimeMs>::max();
+  bool seen = profile.event_count > 0 && profile.first_seen != std::numeric_limits<TimeMs>::max();
   j["event_count"] = profile.event_count;
   j["first_seen"] = seen ? json(FormatIso8601(profile.first_seen)) : json(nullptr);
   j["last_seen"] = seen ? json(FormatIso8601(profile.last_seen)) : json(nullptr);
@@ -154,8 +152,6 @@ json QuarantineJson(const ingest::QuarantineEntry& q) {
   return j;
 }
 
-std::string Dump(const json& j) {
-  return j.dump(-1, ' ', /*ensure_ascii=*/false, json::error_handler_t::replace);
-}
+std::string Dump(const json& j) { return j.dump(-1, ' ', /*ensure_ascii=*/false, json::error_handler_t::replace); }
 
 }  // namespace facet::api

@@ -30,8 +30,7 @@ nlohmann::json TimeOrNull(TimeMs ms);
 
 // The 360 view of person `root`: identities, traits, counts, revenue,
 // location and atoms.
-nlohmann::json PersonJson(const identity::IdentityGraph& graph, const profiles::Profile& profile,
-                          PersonId root);
+nlohmann::json PersonJson(const identity::IdentityGraph& graph, const profiles::Profile& profile, PersonId root);
 
 // One stored event, attributed to `person_root` (the current root of its atom).
 nlohmann::json EventJson(const profiles::Event& e, PersonId person_root);

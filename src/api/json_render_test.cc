@@ -60,8 +60,12 @@ TEST(JsonRenderTest, MergeJson) {
 }
 
 TEST(JsonRenderTest, DumpReplacesInvalidUtf8) {
-  std::string s = Dump(json("a\xff" "b"));
-  EXPECT_EQ(s, "\"a\xEF\xBF\xBD" "b\"");
+  std::string s =
+      Dump(json("a\xff"
+                "b"));
+  EXPECT_EQ(s,
+            "\"a\xEF\xBF\xBD"
+            "b\"");
 }
 
 }  // namespace

@@ -45,8 +45,7 @@ void Header(std::string* out, std::string_view name, std::string_view type, std:
   out->append("# TYPE ").append(name).append(" ").append(type).append("\n");
 }
 
-void Sample(std::string* out, std::string_view name, std::string_view type, std::string_view help,
-            uint64_t value) {
+void Sample(std::string* out, std::string_view name, std::string_view type, std::string_view help, uint64_t value) {
   Header(out, name, type, help);
   out->append(name).append(" ").append(std::to_string(value)).append("\n");
 }
@@ -90,27 +89,22 @@ void Metrics::RecordRequest(std::string_view route, int status, double seconds) 
   }
   s.buckets[bucket].fetch_add(1, std::memory_order_relaxed);
   double nanos = seconds * 1e9;
-  s.sum_nanos.fetch_add(nanos >= 1.8e19 ? UINT64_MAX / 2 : static_cast<uint64_t>(nanos),
-                        std::memory_order_relaxed);
+  s.sum_nanos.fetch_add(nanos >= 1.8e19 ? UINT64_MAX / 2 : static_cast<uint64_t>(nanos), std::memory_order_relaxed);
   s.count.fetch_add(1, std::memory_order_relaxed);
 }
 
 std::string Metrics::Render(const PipelineSnapshot& p) const {
   std::string out;
   out.reserve(8192);
-  Sample(&out, "facet_events_accepted_total", "counter", "Events stored (new messageIds).",
-         p.events_accepted);
-  Sample(&out, "facet_events_rejected_total", "counter", "Invalid events sent to the quarantine.",
-         p.events_rejected);
+  Sample(&out, "facet_events_accepted_total", "counter", "Events stored (new messageIds).", p.events_accepted);
+  Sample(&out, "facet_events_rejected_total", "counter", "Invalid events sent to the quarantine.", p.events_rejected);
   Sample(&out, "facet_events_deduplicated_total", "counter",
          "Events dropped because their messageId was already stored.", p.events_deduplicated);
-  Sample(&out, "facet_group_commits_total", "counter", "Durable group commits of the pipeline.",
-         p.group_commits);
+  Sample(&out, "facet_group_commits_total", "counter", "Durable group commits of the pipeline.", p.group_commits);
   Sample(&out, "facet_persons", "gauge", "Live persons (identity graph roots).", p.persons);
   Sample(&out, "facet_identities", "gauge", "Indexed identifiers.", p.identities);
   Sample(&out, "facet_merges_total", "counter", "Person merges performed.", p.merges);
-  Sample(&out, "facet_merge_refusals_total", "counter", "Links refused by merge rules.",
-         p.merge_refusals);
+  Sample(&out, "facet_merge_refusals_total", "counter", "Links refused by merge rules.", p.merge_refusals);
   Sample(&out, "facet_events_stored", "gauge", "Events in the store.", p.events_stored);
   Sample(&out, "facet_trait_paths_indexed", "gauge", "Distinct trait paths the segment engine indexes.",
          p.trait_paths_indexed);
@@ -121,8 +115,7 @@ std::string Metrics::Render(const PipelineSnapshot& p) const {
       .append("\nfacet_trait_paths_unindexed{reason=\"max_trait_depth\"} ")
       .append(std::to_string(p.trait_paths_too_deep))
       .append("\n");
-  Sample(&out, "facet_up", "gauge", "1 while the pipeline is healthy, 0 after a store failure.",
-         p.healthy ? 1 : 0);
+  Sample(&out, "facet_up", "gauge", "1 while the pipeline is healthy, 0 after a store failure.", p.healthy ? 1 : 0);
 
   Header(&out, "facet_http_requests_total", "counter", "HTTP requests by route template and status.");
   for (size_t r = 0; r < routes_.size(); ++r) {

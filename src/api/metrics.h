@@ -43,9 +43,8 @@ inline constexpr std::string_view kUnmatchedRoute = "unmatched";
 class Metrics {
  public:
   // Upper bounds of the latency histogram buckets, in seconds (+Inf is implied).
-  static constexpr std::array<double, 16> kLatencyBuckets = {
-      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-      0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,     10};
+  static constexpr std::array<double, 16> kLatencyBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                             0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
 
   // `routes` are the templates that may be recorded; kUnmatchedRoute is
   // added. Requests for any other route are counted as kUnmatchedRoute.

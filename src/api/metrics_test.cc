@@ -9,9 +9,7 @@
 namespace facet::api {
 namespace {
 
-bool Contains(const std::string& text, std::string_view line) {
-  return text.find(line) != std::string::npos;
-}
+bool Contains(const std::string& text, std::string_view line) { return text.find(line) != std::string::npos; }
 
 TEST(MetricsTest, RendersPipelineCountersWithHelpAndType) {
   Metrics metrics({"/v1/batch"});
@@ -53,8 +51,7 @@ TEST(MetricsTest, CountsRequestsByRouteTemplateAndCode) {
   std::string text = metrics.Render({});
   EXPECT_TRUE(Contains(text, "facet_http_requests_total{route=\"/v1/batch\",code=\"200\"} 2\n"));
   EXPECT_TRUE(Contains(text, "facet_http_requests_total{route=\"/v1/batch\",code=\"400\"} 1\n"));
-  EXPECT_TRUE(Contains(
-      text, "facet_http_requests_total{route=\"/v1/persons/{ns}/{value}\",code=\"404\"} 1\n"));
+  EXPECT_TRUE(Contains(text, "facet_http_requests_total{route=\"/v1/persons/{ns}/{value}\",code=\"404\"} 1\n"));
   EXPECT_TRUE(Contains(text, "facet_http_requests_total{route=\"unmatched\",code=\"404\"} 1\n"));
   EXPECT_FALSE(Contains(text, "/not/a/route"));
 }
@@ -84,15 +81,13 @@ TEST(MetricsTest, ConcurrentRecordingLosesNothing) {
     });
   }
   for (auto& t : threads) t.join();
-  EXPECT_TRUE(Contains(metrics.Render({}),
-                       "facet_http_requests_total{route=\"/v1/batch\",code=\"200\"} 40000\n"));
+  EXPECT_TRUE(Contains(metrics.Render({}), "facet_http_requests_total{route=\"/v1/batch\",code=\"200\"} 40000\n"));
 }
 
 TEST(MetricsTest, OutOfRangeStatusIsClamped) {
   Metrics metrics({"/healthz"});
   metrics.RecordRequest("/healthz", 42, 0.001);
-  EXPECT_TRUE(Contains(metrics.Render({}),
-                       "facet_http_requests_total{route=\"/healthz\",code=\"599\"} 1\n"));
+  EXPECT_TRUE(Contains(metrics.Render({}), "facet_http_requests_total{route=\"/healthz\",code=\"599\"} 1\n"));
 }
 
 }  // namespace

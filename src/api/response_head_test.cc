@@ -33,8 +33,7 @@ TEST(ResponseHeadTest, ConnectionHeaderOnlyWhereTheVersionDefaultDiffers) {
   EXPECT_NE(Head({.status = 400, .version = 11, .keep_alive = false}, 0).find("Connection: close\r\n"),
             std::string::npos);
   EXPECT_EQ(Head({.status = 200, .version = 11, .keep_alive = true}, 0).find("Connection"), std::string::npos);
-  EXPECT_NE(Head({.status = 200, .version = 10, .keep_alive = true}, 0).find("HTTP/1.0 200 OK\r\n"),
-            std::string::npos);
+  EXPECT_NE(Head({.status = 200, .version = 10, .keep_alive = true}, 0).find("HTTP/1.0 200 OK\r\n"), std::string::npos);
   EXPECT_NE(Head({.status = 200, .version = 10, .keep_alive = true}, 0).find("Connection: keep-alive\r\n"),
             std::string::npos);
   EXPECT_EQ(Head({.status = 200, .version = 10, .keep_alive = false}, 0).find("Connection"), std::string::npos);

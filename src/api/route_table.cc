@@ -65,9 +65,8 @@ std::string_view IngestTemplate(ingest::Endpoint e) {
 }
 
 constexpr ingest::Endpoint kAllEndpoints[] = {
-    ingest::Endpoint::kBatch, ingest::Endpoint::kIdentify, ingest::Endpoint::kTrack,
-    ingest::Endpoint::kPage,  ingest::Endpoint::kScreen,   ingest::Endpoint::kGroup,
-    ingest::Endpoint::kAlias};
+    ingest::Endpoint::kBatch,  ingest::Endpoint::kIdentify, ingest::Endpoint::kTrack, ingest::Endpoint::kPage,
+    ingest::Endpoint::kScreen, ingest::Endpoint::kGroup,    ingest::Endpoint::kAlias};
 
 std::vector<std::string_view> SplitPath(std::string_view path) {
   std::vector<std::string_view> out;
@@ -164,8 +163,7 @@ bool IsValidUtf8(std::string_view s) {
       if ((cc & 0xc0) != 0x80) return false;
       cp = (cp << 6) | (cc & 0x3f);
     }
-    if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
-        (cp >= 0xd800 && cp <= 0xdfff)) {
+    if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
       return false;
     }
     i += n + 1;
@@ -209,15 +207,13 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseQuery(std:
     absl::StatusOr<std::string> k = PercentDecode(key);
     if (!k.ok()) return k.status();
     absl::StatusOr<std::string> v = PercentDecode(value);
-    if (!v.ok()) return absl::InvalidArgumentError("query parameter " + *k + ": " +
-                                                   std::string(v.status().message()));
+    if (!v.ok()) return absl::InvalidArgumentError("query parameter " + *k + ": " + std::string(v.status().message()));
     out.emplace_back(std::move(*k), std::move(*v));
   }
   return out;
 }
 
-absl::StatusOr<std::optional<RouteMatch>> MatchRoute(std::string_view method,
-                                                     std::string_view raw_path) {
+absl::StatusOr<std::optional<RouteMatch>> MatchRoute(std::string_view method, std::string_view raw_path) {
   if (std::optional<ingest::Endpoint> e = ingest::EndpointFromPath(raw_path)) {
     RouteMatch m;
     m.id = RouteId::kIngest;

@@ -56,7 +56,7 @@ struct RouteMatch {
   std::string_view route;           // template, e.g. "/v1/persons/{ns}/{value}"
   std::vector<std::string> params;  // decoded path parameters, in order
   bool method_allowed = false;
-  std::string_view allow;           // methods accepted, for 405's Allow header
+  std::string_view allow;                                // methods accepted, for 405's Allow header
   ingest::Endpoint endpoint = ingest::Endpoint::kBatch;  // kIngest only
 };
 
@@ -68,8 +68,7 @@ struct RouteMatch {
 // `method` wins; a literal segment beats a parameter for the same method
 // (POST /v1/segments/preview), and a parameter route still serves the other
 // methods (PUT /v1/segments/preview defines a segment named "preview").
-absl::StatusOr<std::optional<RouteMatch>> MatchRoute(std::string_view method,
-                                                     std::string_view raw_path);
+absl::StatusOr<std::optional<RouteMatch>> MatchRoute(std::string_view method, std::string_view raw_path);
 
 // The template of the route `raw_path` belongs to, or kUnmatchedRoute.
 std::string_view RouteTemplate(std::string_view raw_path);

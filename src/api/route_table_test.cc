@@ -21,15 +21,15 @@ TEST(RouteTableTest, PercentDecodeRejectsMalformedInput) {
   EXPECT_FALSE(PercentDecode("%4").ok());
   EXPECT_FALSE(PercentDecode("%zz").ok());
   EXPECT_FALSE(PercentDecode("a%00b").ok());
-  EXPECT_FALSE(PercentDecode("%FF").ok());      // not UTF-8
-  EXPECT_FALSE(PercentDecode("%C0%AF").ok());   // overlong
+  EXPECT_FALSE(PercentDecode("%FF").ok());        // not UTF-8
+  EXPECT_FALSE(PercentDecode("%C0%AF").ok());     // overlong
   EXPECT_FALSE(PercentDecode("%ED%A0%80").ok());  // surrogate
 }
 
 TEST(RouteTableTest, Utf8Validation) {
   EXPECT_TRUE(IsValidUtf8("plain"));
   EXPECT_TRUE(IsValidUtf8("佛山 😀"));
-  EXPECT_FALSE(IsValidUtf8("\xe4\xbd"));  // truncated
+  EXPECT_FALSE(IsValidUtf8("\xe4\xbd"));          // truncated
   EXPECT_FALSE(IsValidUtf8("\xf4\x90\x80\x80"));  // past U+10FFFF
   EXPECT_FALSE(IsValidUtf8("\x80"));
 }
@@ -95,8 +95,7 @@ TEST(RouteTableTest, IngestEndpointsAndShortForms) {
 }
 
 TEST(RouteTableTest, UnknownPaths) {
-  for (std::string_view path : {"/", "", "/v1", "/v1/persons/email", "/v1/stats/", "/v2/stats",
-                                "/v1/persons/a/b/c"}) {
+  for (std::string_view path : {"/", "", "/v1", "/v1/persons/email", "/v1/stats/", "/v2/stats", "/v1/persons/a/b/c"}) {
     auto m = MatchRoute("GET", path);
     ASSERT_TRUE(m.ok()) << path;
     EXPECT_FALSE(m->has_value()) << path;
@@ -181,12 +180,12 @@ TEST(RouteTableTest, AudienceRoutes) {
     std::string_view method, path;
     RouteId id;
   };
-  for (const Case& c : {Case{"GET", "/v1/tags", RouteId::kListTags},
-                        Case{"GET", "/v1/tags/a/changes", RouteId::kTagChanges},
-                        Case{"GET", "/v1/segments", RouteId::kListSegments},
-                        Case{"GET", "/v1/segments/a/members", RouteId::kSegmentMembers},
-                        Case{"GET", "/v1/segments/a/changes", RouteId::kSegmentChanges},
-                        Case{"GET", "/v1/persons/user_id/u1/segments", RouteId::kPersonMemberships}}) {
+  for (const Case& c :
+       {Case{"GET", "/v1/tags", RouteId::kListTags}, Case{"GET", "/v1/tags/a/changes", RouteId::kTagChanges},
+        Case{"GET", "/v1/segments", RouteId::kListSegments},
+        Case{"GET", "/v1/segments/a/members", RouteId::kSegmentMembers},
+        Case{"GET", "/v1/segments/a/changes", RouteId::kSegmentChanges},
+        Case{"GET", "/v1/persons/user_id/u1/segments", RouteId::kPersonMemberships}}) {
     auto m = MatchRoute(c.method, c.path);
     ASSERT_TRUE(m.ok() && m->has_value()) << c.path;
     EXPECT_EQ((*m)->id, c.id) << c.path;

@@ -28,13 +28,9 @@ constexpr size_t kMaxLimit = 1000;
 using internal::EqualsIgnoreCase;
 using internal::TrimSpaces;
 
-void LogError(std::string_view what, std::string_view route) {
-  log::Error("api: ", what, " (route ", route, ")");
-}
+void LogError(std::string_view what, std::string_view route) { log::Error("api: ", what, " (route ", route, ")"); }
 
-std::string_view Message(const absl::Status& s) {
-  return std::string_view(s.message().data(), s.message().size());
-}
+std::string_view Message(const absl::Status& s) { return std::string_view(s.message().data(), s.message().size()); }
 
 Response JsonResponse(int status, const json& body) {
   Response r;
@@ -43,8 +39,7 @@ Response JsonResponse(int status, const json& body) {
   return r;
 }
 
-Response ErrorResponse(int status, std::string_view error, std::string_view field = {},
-                       int index = -1) {
+Response ErrorResponse(int status, std::string_view error, std::string_view field = {}, int index = -1) {
   return JsonResponse(status, ErrorJson(error, field, index));
 }
 
@@ -60,16 +55,14 @@ absl::StatusOr<size_t> ParseLimit(const std::vector<std::pair<std::string, std::
     size_t v = 0;
     auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
     if (ec != std::errc() || end != value.data() + value.size() || v < 1 || v > kMaxLimit) {
-      return absl::InvalidArgumentError("limit must be an integer from 1 to " +
-                                        std::to_string(kMaxLimit));
+      return absl::InvalidArgumentError("limit must be an integer from 1 to " + std::to_string(kMaxLimit));
     }
     limit = v;
   }
   return limit;
 }
 
-std::string_view QueryValue(const std::vector<std::pair<std::string, std::string>>& query,
-                            std::string_view key) {
+std::string_view QueryValue(const std::vector<std::pair<std::string, std::string>>& query, std::string_view key) {
   for (const auto& [k, v] : query) {
     if (k == key) return v;
   }
@@ -157,8 +150,7 @@ Response IngestAckResponse(const ingest::IngestAck& ack, bool no_valid_event) {
       // The common reply, written without a JSON document: it is built on
       // the pipeline's committer thread, once per request.
       r.status = 200;
-      r.body = "{\"accepted\":" + std::to_string(ack.accepted) +
-               ",\"duplicates\":" + std::to_string(ack.duplicates) +
+      r.body = "{\"accepted\":" + std::to_string(ack.accepted) + ",\"duplicates\":" + std::to_string(ack.duplicates) +
                ",\"quarantined\":[],\"success\":true}";
     } else {
       json quarantined = json::array();
@@ -285,8 +277,7 @@ void Router::HandleIngest(ingest::Endpoint endpoint, Request& request, const Res
     r.status = 204;
     r.content_type.clear();
     r.headers.emplace_back("Access-Control-Allow-Methods", std::string(kIngestMethods));
-    r.headers.emplace_back("Access-Control-Allow-Headers",
-                           "Authorization, Content-Type, Content-Encoding");
+    r.headers.emplace_back("Access-Control-Allow-Headers", "Authorization, Content-Type, Content-Encoding");
     r.headers.emplace_back("Access-Control-Max-Age", "86400");
     reply(std::move(r));
     return;
@@ -312,8 +303,7 @@ void Router::HandleIngest(ingest::Endpoint endpoint, Request& request, const Res
   bool compressed = EqualsIgnoreCase(encoding, "gzip") || EqualsIgnoreCase(encoding, "x-gzip") ||
                     EqualsIgnoreCase(encoding, "deflate");
   if (!compressed && !encoding.empty() && !EqualsIgnoreCase(encoding, "identity")) {
-    reply(ErrorResponse(415, "unsupported Content-Encoding " + std::string(encoding),
-                        "Content-Encoding"));
+    reply(ErrorResponse(415, "unsupported Content-Encoding " + std::string(encoding), "Content-Encoding"));
     return;
   }
   if (compressed || LooksGzipped(body)) {
@@ -326,8 +316,7 @@ void Router::HandleIngest(ingest::Endpoint endpoint, Request& request, const Res
     body = std::move(*inflated);
   }
 
-  ingest::RequestParse parse =
-      ingest::ParseRequest(endpoint, body, services_.clock.NowMs(), parse_options_);
+  ingest::RequestParse parse = ingest::ParseRequest(endpoint, body, services_.clock.NowMs(), parse_options_);
   if (!source) {
     absl::StatusOr<IngestSource> s = AuthorizeIngest(keys_, "", parse.write_key);
     if (!s.ok()) return unauthorized();
@@ -345,10 +334,9 @@ void Router::HandleIngest(ingest::Endpoint endpoint, Request& request, const Res
   }
   bool no_valid_event = parse.events.empty();
   Responder done = respond;
-  services_.pipeline.Submit(
-      std::move(parse), [done, no_valid_event](ingest::IngestAck ack) {
-        SendGuarded(done, done.route(), [&] { return IngestAckResponse(ack, no_valid_event); });
-      });
+  services_.pipeline.Submit(std::move(parse), [done, no_valid_event](ingest::IngestAck ack) {
+    SendGuarded(done, done.route(), [&] { return IngestAckResponse(ack, no_valid_event); });
+  });
 }
 
 Response Router::Healthz() const {
@@ -383,11 +371,9 @@ Response Router::MetricsText() const {
   return r;
 }
 
-absl::StatusOr<identity::Identifier> Router::ParseIdentifier(std::string_view ns,
-                                                             std::string_view value) const {
+absl::StatusOr<identity::Identifier> Router::ParseIdentifier(std::string_view ns, std::string_view value) const {
   if (ns.empty()) return absl::InvalidArgumentError("empty namespace");
-  absl::StatusOr<std::string> normalized =
-      identity::Normalize(ns, value, services_.graph.options());
+  absl::StatusOr<std::string> normalized = identity::Normalize(ns, value, services_.graph.options());
   if (!normalized.ok()) return normalized.status();
   return identity::Identifier{std::string(ns), std::move(*normalized)};
 }
@@ -405,8 +391,7 @@ Response Router::Person(std::string_view ns, std::string_view value) const {
   return JsonResponse(200, j);
 }
 
-Response Router::PersonEvents(std::string_view ns, std::string_view value,
-                              const Request& request) const {
+Response Router::PersonEvents(std::string_view ns, std::string_view value, const Request& request) const {
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> query = ParseQuery(request.query);
   if (!query.ok()) return ErrorResponse(400, Message(query.status()), "query");
   absl::StatusOr<size_t> limit = ParseLimit(*query);
@@ -439,8 +424,8 @@ Response Router::PersonEvents(std::string_view ns, std::string_view value,
   for (size_t i = 0; i < page->events.size(); ++i) {
     events.push_back(EventJson(page->events[i], roots[i]));
   }
-  return JsonResponse(200, json{{"events", std::move(events)},
-                                {"next", page->next.empty() ? json(nullptr) : json(page->next)}});
+  return JsonResponse(
+      200, json{{"events", std::move(events)}, {"next", page->next.empty() ? json(nullptr) : json(page->next)}});
 }
 
 Response Router::PersonMerges(std::string_view ns, std::string_view value) const {
@@ -469,9 +454,8 @@ void Router::UndoMerge(std::string_view id_text, const Responder& respond) {
   services_.pipeline.UndoMerge(id, [done, id](absl::StatusOr<identity::UndoResult> result) {
     SendGuarded(done, done.route(), [&] {
       if (!result.ok()) return StatusResponse(result.status());
-      return JsonResponse(200, json{{"undone", id},
-                                    {"survivor", result->survivor_root},
-                                    {"restored", result->restored}});
+      return JsonResponse(200,
+                          json{{"undone", id}, {"survivor", result->survivor_root}, {"restored", result->restored}});
     });
   });
 }
@@ -525,8 +509,7 @@ Response Router::Quarantine(const Request& request) const {
   if (!query.ok()) return ErrorResponse(400, Message(query.status()), "query");
   absl::StatusOr<size_t> limit = ParseLimit(*query);
   if (!limit.ok()) return ErrorResponse(400, Message(limit.status()), "limit");
-  absl::StatusOr<std::vector<ingest::QuarantineEntry>> entries =
-      services_.pipeline.ListQuarantine(*limit);
+  absl::StatusOr<std::vector<ingest::QuarantineEntry>> entries = services_.pipeline.ListQuarantine(*limit);
   if (!entries.ok()) return StatusResponse(entries.status());
   json out = json::array();
   for (const ingest::QuarantineEntry& q : *entries) out.push_back(QuarantineJson(q));

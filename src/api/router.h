@@ -92,8 +92,7 @@ class Router {
   Response Stats() const;
   Response Quarantine(const Request& request) const;
   // The identifier named by a path, normalised (InvalidArgument if invalid).
-  absl::StatusOr<identity::Identifier> ParseIdentifier(std::string_view ns,
-                                                       std::string_view value) const;
+  absl::StatusOr<identity::Identifier> ParseIdentifier(std::string_view ns, std::string_view value) const;
   // The current root of `atom`, kNoPerson if unknown; the caller holds the
   // read lock.
   PersonId CurrentRoot(PersonId atom) const;

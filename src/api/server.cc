@@ -48,15 +48,12 @@ constexpr uint32_t kHeaderLimit = 16 * 1024;
 constexpr size_t kMinReadBuffer = 4 * 1024;
 constexpr size_t kMaxReadBuffer = 64 * 1024;
 
-void LogTransport(std::string_view what, const beast::error_code& ec) {
-  log::Warn("api: ", what, ": ", ec.message());
-}
+void LogTransport(std::string_view what, const beast::error_code& ec) { log::Warn("api: ", what, ": ", ec.message()); }
 
 // Errors that only mean the peer went away or the server is stopping.
 bool IsQuietError(const beast::error_code& ec) {
-  return ec == http::error::end_of_stream || ec == net::error::eof ||
-         ec == net::error::operation_aborted || ec == beast::error::timeout ||
-         ec == net::error::connection_reset || ec == net::error::broken_pipe ||
+  return ec == http::error::end_of_stream || ec == net::error::eof || ec == net::error::operation_aborted ||
+         ec == beast::error::timeout || ec == net::error::connection_reset || ec == net::error::broken_pipe ||
          ec == net::error::not_connected || ec == http::error::partial_message;
 }
 
@@ -141,12 +138,10 @@ class ServerCore {
 // from other threads are posted to it.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, ServerCore& server)
-      : stream_(std::move(socket)), server_(server) {}
+  Session(tcp::socket socket, ServerCore& server) : stream_(std::move(socket)), server_(server) {}
 
   void Start() {
-    net::dispatch(stream_.get_executor(),
-                  beast::bind_front_handler(&Session::ReadHeader, shared_from_this()));
+    net::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::ReadHeader, shared_from_this()));
   }
 
   // Closes the connection; pending operations complete with an error.
@@ -200,8 +195,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (beast::iequals(req[http::field::expect], "100-continue") && !parser_->is_done()) {
       continue_.emplace(http::status::continue_, req.version());
       stream_.expires_after(kIdleTimeout);
-      http::async_write(stream_, *continue_,
-                        beast::bind_front_handler(&Session::OnContinue, shared_from_this()));
+      http::async_write(stream_, *continue_, beast::bind_front_handler(&Session::OnContinue, shared_from_this()));
       return;
     }
     ReadBody();
@@ -218,8 +212,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void ReadBody() {
     stream_.expires_after(kIdleTimeout);
-    http::async_read(stream_, buffer_, *parser_,
-                     beast::bind_front_handler(&Session::OnBody, shared_from_this()));
+    http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::OnBody, shared_from_this()));
   }
 
   void OnBody(beast::error_code ec, std::size_t) {
@@ -257,10 +250,9 @@ class Session : public std::enable_shared_from_this<Session> {
       if (!gate->open) return;
       std::shared_ptr<Session> self = weak.lock();
       if (!self) return;
-      net::post(self->stream_.get_executor(),
-                [self, response = std::move(response)]() mutable {
-                  self->Write(std::move(response), /*force_close=*/false, /*linger=*/false);
-                });
+      net::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
+        self->Write(std::move(response), /*force_close=*/false, /*linger=*/false);
+      });
     });
   }
 
@@ -341,8 +333,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (closed_) return;
     absl::StatusOr<bool> more = NextPiece(&collecting_->body);
     if (more.ok() && *more) {
-      net::post(stream_.get_executor(),
-                beast::bind_front_handler(&Session::Collect, shared_from_this()));
+      net::post(stream_.get_executor(), beast::bind_front_handler(&Session::Collect, shared_from_this()));
       return;
     }
     source_.reset();
@@ -463,16 +454,15 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Drain() {
     stream_.expires_after(kLingerTimeout);
-    stream_.async_read_some(
-        net::buffer(drain_buffer_),
-        [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-          self->drained_ += n;
-          if (ec || self->drained_ > 64 * self->server_.options().max_body_bytes) {
-            self->Finish();
-          } else {
-            self->Drain();
-          }
-        });
+    stream_.async_read_some(net::buffer(drain_buffer_),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                              self->drained_ += n;
+                              if (ec || self->drained_ > 64 * self->server_.options().max_body_bytes) {
+                                self->Finish();
+                              } else {
+                                self->Drain();
+                              }
+                            });
   }
 
   void Finish() {
@@ -542,11 +532,9 @@ absl::Status ServerCore::Start() {
   Accept();
   // Acknowledgements run on these threads, a group commit's worth per task,
   // so that the pipeline's committer goes straight on to the next group.
-  pipeline_.SetCompletionExecutor(
-      [this](std::function<void()> task) { net::post(ioc_, std::move(task)); });
+  pipeline_.SetCompletionExecutor([this](std::function<void()> task) { net::post(ioc_, std::move(task)); });
 
-  int n = options_.threads > 0 ? options_.threads
-                               : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int n = options_.threads > 0 ? options_.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   {
     std::lock_guard<std::mutex> lock(state_mu_);
     started_ = true;
@@ -577,8 +565,7 @@ absl::Status ServerCore::Listen() {
   beast::error_code ec;
   net::ip::address address = net::ip::make_address(options_.bind_address, ec);
   if (ec) {
-    return absl::InvalidArgumentError("bad bind address \"" + options_.bind_address +
-                                      "\": " + ec.message());
+    return absl::InvalidArgumentError("bad bind address \"" + options_.bind_address + "\": " + ec.message());
   }
   tcp::endpoint endpoint(address, options_.port);
   const std::string where = options_.bind_address + ":" + std::to_string(options_.port);
@@ -600,8 +587,7 @@ absl::Status ServerCore::Listen() {
 }
 
 void ServerCore::Accept() {
-  acceptor_->async_accept(net::make_strand(ioc_),
-                          beast::bind_front_handler(&ServerCore::OnAccept, this));
+  acceptor_->async_accept(net::make_strand(ioc_), beast::bind_front_handler(&ServerCore::OnAccept, this));
 }
 
 void ServerCore::OnAccept(beast::error_code ec, tcp::socket socket) {

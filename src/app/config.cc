@@ -61,8 +61,7 @@ absl::Status ReadStrings(const std::string& path, const std::string& key, const 
   return absl::OkStatus();
 }
 
-absl::Status ReadDuration(const std::string& path, const std::string& key, const YAML::Node& node,
-                          TimeMs* out) {
+absl::Status ReadDuration(const std::string& path, const std::string& key, const YAML::Node& node, TimeMs* out) {
   if (!node) return absl::OkStatus();
   auto d = ParseDuration(node.as<std::string>());
   if (!d.ok()) return Bad(path, key, std::string(d.status().message()));
@@ -75,16 +74,24 @@ absl::Status ReadDuration(const std::string& path, const std::string& key, const
 absl::StatusOr<TimeMs> ParseDuration(std::string_view text) {
   size_t i = 0;
   while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
-  if (i == 0 || i > 12) return absl::InvalidArgumentError("invalid duration \"" + std::string(text) + "\": expected a number and a unit (ms, s, m, h, d)");
+  if (i == 0 || i > 12)
+    return absl::InvalidArgumentError("invalid duration \"" + std::string(text) +
+                                      "\": expected a number and a unit (ms, s, m, h, d)");
   int64_t n = std::stoll(std::string(text.substr(0, i)));
   std::string_view unit = text.substr(i);
   int64_t mult;
-  if (unit == "ms") mult = 1;
-  else if (unit == "s") mult = 1000;
-  else if (unit == "m") mult = 60'000;
-  else if (unit == "h") mult = 3'600'000;
-  else if (unit == "d") mult = 86'400'000;
-  else return absl::InvalidArgumentError("invalid duration \"" + std::string(text) + "\": unit must be ms, s, m, h or d");
+  if (unit == "ms")
+    mult = 1;
+  else if (unit == "s")
+    mult = 1000;
+  else if (unit == "m")
+    mult = 60'000;
+  else if (unit == "h")
+    mult = 3'600'000;
+  else if (unit == "d")
+    mult = 86'400'000;
+  else
+    return absl::InvalidArgumentError("invalid duration \"" + std::string(text) + "\": unit must be ms, s, m, h or d");
   return n * mult;
 }
 
@@ -99,7 +106,8 @@ absl::Status LoadConfigFile(const std::string& path, Config* c) {
                                       std::to_string(e.mark.column + 1) + ": " + e.msg);
   }
   if (root.IsNull()) return absl::OkStatus();
-  RETURN_IF_ERROR(CheckKeys(path, "", root, {"data_dir", "server", "keys", "ingest", "identity", "segments", "storage", "memory", "log"}));
+  RETURN_IF_ERROR(CheckKeys(
+      path, "", root, {"data_dir", "server", "keys", "ingest", "identity", "segments", "storage", "memory", "log"}));
   RETURN_IF_ERROR(Read(path, "data_dir", root["data_dir"], &c->data_dir));
   if (auto s = root["server"]) {
     RETURN_IF_ERROR(CheckKeys(path, "server", s, {"port", "bind", "threads"}));
@@ -115,23 +123,25 @@ absl::Status LoadConfigFile(const std::string& path, Config* c) {
     RETURN_IF_ERROR(ReadStrings(path, "keys.pii", k["pii"], &c->server.pii_keys));
   }
   if (auto in = root["ingest"]) {
-    RETURN_IF_ERROR(CheckKeys(path, "ingest", in,
-                              {"max_event_bytes", "max_batch_bytes", "dedupe_window", "quarantine_capacity",
-                               "checkpoint_events", "checkpoint_interval", "sync", "max_trait_paths",
-                               "max_trait_depth", "max_future_skew"}));
+    RETURN_IF_ERROR(
+        CheckKeys(path, "ingest", in,
+                  {"max_event_bytes", "max_batch_bytes", "dedupe_window", "quarantine_capacity", "checkpoint_events",
+                   "checkpoint_interval", "sync", "max_trait_paths", "max_trait_depth", "max_future_skew"}));
     RETURN_IF_ERROR(Read(path, "ingest.max_event_bytes", in["max_event_bytes"], &c->server.parse.max_event_bytes));
     RETURN_IF_ERROR(Read(path, "ingest.max_batch_bytes", in["max_batch_bytes"], &c->server.parse.max_batch_bytes));
     c->server.max_body_bytes = c->server.parse.max_batch_bytes;
     RETURN_IF_ERROR(ReadDuration(path, "ingest.dedupe_window", in["dedupe_window"], &c->pipeline.dedupe_window_ms));
-    RETURN_IF_ERROR(Read(path, "ingest.quarantine_capacity", in["quarantine_capacity"], &c->pipeline.quarantine_capacity));
+    RETURN_IF_ERROR(
+        Read(path, "ingest.quarantine_capacity", in["quarantine_capacity"], &c->pipeline.quarantine_capacity));
     RETURN_IF_ERROR(Read(path, "ingest.checkpoint_events", in["checkpoint_events"], &c->pipeline.checkpoint_events));
-    RETURN_IF_ERROR(ReadDuration(path, "ingest.checkpoint_interval", in["checkpoint_interval"], &c->pipeline.checkpoint_interval_ms));
+    RETURN_IF_ERROR(ReadDuration(path, "ingest.checkpoint_interval", in["checkpoint_interval"],
+                                 &c->pipeline.checkpoint_interval_ms));
     RETURN_IF_ERROR(Read(path, "ingest.sync", in["sync"], &c->pipeline.sync));
     RETURN_IF_ERROR(Read(path, "ingest.max_trait_paths", in["max_trait_paths"], &c->traits.max_trait_paths));
     RETURN_IF_ERROR(Read(path, "ingest.max_trait_depth", in["max_trait_depth"], &c->traits.max_trait_depth));
     if (c->traits.max_trait_depth == 0) return Bad(path, "ingest.max_trait_depth", "must be at least 1");
-    RETURN_IF_ERROR(ReadDuration(path, "ingest.max_future_skew", in["max_future_skew"],
-                                 &c->server.parse.max_future_skew_ms));
+    RETURN_IF_ERROR(
+        ReadDuration(path, "ingest.max_future_skew", in["max_future_skew"], &c->server.parse.max_future_skew_ms));
   }
   if (auto seg = root["segments"]) {
     RETURN_IF_ERROR(CheckKeys(path, "segments", seg, {"eval_budget"}));

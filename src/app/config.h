@@ -13,19 +13,19 @@
 #include "absl/status/status.h"
 #include "api/server.h"
 #include "base/log.h"
+#include "identity/identifier.h"
 #include "ingest/pipeline.h"
 #include "segments/catalog.h"
 #include "segments/person_table.h"
-#include "identity/identifier.h"
 
 namespace facet::app {
 
 struct Config {
   std::string data_dir = "./facet-data";
-  api::ServerOptions server;             // port, keys, limits, parser options
-  ingest::PipelineOptions pipeline;      // dedupe window, checkpoints
-  segments::CatalogOptions segments;     // time zone of hour_share, tag depth
-  segments::PersonTableOptions traits;   // bounds on the trait paths indexed
+  api::ServerOptions server;            // port, keys, limits, parser options
+  ingest::PipelineOptions pipeline;     // dedupe window, checkpoints
+  segments::CatalogOptions segments;    // time zone of hour_share, tag depth
+  segments::PersonTableOptions traits;  // bounds on the trait paths indexed
   // The HMAC key file; default <data_dir>/hmac.key, created (mode 0600) with
   // a random key on first start. The key must stay the same for the life of
   // the data directory: identifiers are indexed by it.

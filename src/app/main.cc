@@ -41,8 +41,9 @@ int main(int argc, char** argv) {
   serve->add_option("--bind", bind, "Address to listen on (default 0.0.0.0)");
   serve->add_option("--data-dir", data_dir, "Data directory (default ./facet-data)");
   serve->add_option("--threads", threads, "HTTP threads (default: all cores)")->check(CLI::Range(0, 256));
-  serve->add_option("--heap-reserve-mb", heap_reserve_mb,
-                    "Free heap kept faulted in ahead of need (default 256; 0 = off)")
+  serve
+      ->add_option("--heap-reserve-mb", heap_reserve_mb,
+                   "Free heap kept faulted in ahead of need (default 256; 0 = off)")
       ->check(CLI::Range(0, 1 << 20));
   serve->add_option("--write-key", write_keys,
                     "Client write key (public, in pages and apps; may only send events; its email and phone "
@@ -63,24 +64,39 @@ int main(int argc, char** argv) {
   import->add_option("--write-key", import_options.write_key, "Server write key (secret)")->required();
   import->add_option("--id-key", import_options.id_key,
                      "Key of the default messageIds (default: the write key); keep it to re-run an import");
-  import->add_option("--mapping", import_options.mapping_path, "Mapping file (docs/import-mapping.md)")->required()->check(CLI::ExistingFile);
+  import->add_option("--mapping", import_options.mapping_path, "Mapping file (docs/import-mapping.md)")
+      ->required()
+      ->check(CLI::ExistingFile);
   import->add_option("--rejects", import_options.reject_path, "Reject file (default <input>.rejects.csv)");
-  import->add_option("--batch-size", import_options.batch_size, "Events per request")->default_val(500)->check(CLI::Range(1, 5000));
-  import->add_option("--connections", import_options.connections, "Parallel connections")->default_val(2)->check(CLI::Range(1, 64));
-  import->add_option("inputs", import_options.inputs, "CSV/NDJSON files, plain or .gz")->required()->check(CLI::ExistingFile);
+  import->add_option("--batch-size", import_options.batch_size, "Events per request")
+      ->default_val(500)
+      ->check(CLI::Range(1, 5000));
+  import->add_option("--connections", import_options.connections, "Parallel connections")
+      ->default_val(2)
+      ->check(CLI::Range(1, 64));
+  import->add_option("inputs", import_options.inputs, "CSV/NDJSON files, plain or .gz")
+      ->required()
+      ->check(CLI::ExistingFile);
 
   // demo
   auto* demo = app.add_subcommand("demo", "Generate a realistic multi-channel demo data set and send it");
   facet::demo::DemoOptions demo_options;
   demo->add_option("--url", demo_options.url, "Server URL")->default_val("http://127.0.0.1:8080");
   demo->add_option("--write-key", demo_options.write_key, "Write key")->required();
-  demo->add_option("--persons", demo_options.persons, "Persons to generate (10,000 .. 10,000,000)")->default_val(10000)->check(CLI::Range(1, 100000000));
+  demo->add_option("--persons", demo_options.persons, "Persons to generate (10,000 .. 10,000,000)")
+      ->default_val(10000)
+      ->check(CLI::Range(1, 100000000));
   demo->add_option("--seed", demo_options.seed, "Random seed")->default_val(42);
   demo->add_option("--days", demo_options.days, "Days of history")->default_val(180)->check(CLI::Range(1, 3650));
-  demo->add_option("--connections", demo_options.connections, "Parallel connections")->default_val(4)->check(CLI::Range(1, 64));
-  demo->add_option("--batch-size", demo_options.batch_size, "Events per request")->default_val(200)->check(CLI::Range(1, 2000));
+  demo->add_option("--connections", demo_options.connections, "Parallel connections")
+      ->default_val(4)
+      ->check(CLI::Range(1, 64));
+  demo->add_option("--batch-size", demo_options.batch_size, "Events per request")
+      ->default_val(200)
+      ->check(CLI::Range(1, 2000));
   std::string demo_end;
-  demo->add_option("--end", demo_end, "End of the generated history, ISO-8601 (default: now); fixes the timestamps too");
+  demo->add_option("--end", demo_end,
+                   "End of the generated history, ISO-8601 (default: now); fixes the timestamps too");
 
   // tags
   auto* tags = app.add_subcommand("tags", "Load or list the tag system (标签体系) of a running server");
@@ -88,13 +104,15 @@ int main(int argc, char** argv) {
   facet::app::TagsOptions tags_options;
   std::string pack_file;
   bool dry_run = false;
-  auto* tags_load = tags->add_subcommand("load", "Create or update every tag of a YAML tag pack (examples/tags/README.md)");
+  auto* tags_load =
+      tags->add_subcommand("load", "Create or update every tag of a YAML tag pack (examples/tags/README.md)");
   tags_load->add_option("file", pack_file, "Tag pack (YAML)")->required()->check(CLI::ExistingFile);
   tags_load->add_flag("--dry-run", dry_run, "Only check the file; send nothing");
   auto* tags_list = tags->add_subcommand("list", "Print the server's tag tree with member counts");
   for (auto* sub : {tags_load, tags_list}) {
     sub->add_option("--url", tags_options.url, "Server URL")->default_val("http://127.0.0.1:8080");
-    sub->add_option("--key", tags_options.admin_key, "Admin key (default $FACET_ADMIN_KEY)")->envname("FACET_ADMIN_KEY");
+    sub->add_option("--key", tags_options.admin_key, "Admin key (default $FACET_ADMIN_KEY)")
+        ->envname("FACET_ADMIN_KEY");
   }
 
   CLI11_PARSE(app, argc, argv);

@@ -57,18 +57,16 @@ absl::Status Serve(Config config) {
   ingest::Pipeline pipeline(*kv, graph, profiles, clock, config.pipeline);
   pipeline.SetAudienceEngine(&audiences);
   RETURN_IF_ERROR(Annotate(pipeline.Start(), "recovering " + config.data_dir));
-  const double recovery_s =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const double recovery_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
   api::Server server(config.server, api::Services{pipeline, graph, profiles, *kv, clock, audiences});
   RETURN_IF_ERROR(server.Start());
   char seconds[32];
   std::snprintf(seconds, sizeof seconds, "%.2f", recovery_s);
-  log::Info("recovered ", pipeline.counters().events_total.load(), " events, ",
-            pipeline.counters().persons.load(), " persons in ", seconds, " s");
-  log::Info("listening on http://",
-            config.server.bind_address == "0.0.0.0" ? "127.0.0.1" : config.server.bind_address, ":",
-            server.port(), " (data in ", config.data_dir, ")");
+  log::Info("recovered ", pipeline.counters().events_total.load(), " events, ", pipeline.counters().persons.load(),
+            " persons in ", seconds, " s");
+  log::Info("listening on http://", config.server.bind_address == "0.0.0.0" ? "127.0.0.1" : config.server.bind_address,
+            ":", server.port(), " (data in ", config.data_dir, ")");
 
   int sig = 0;
   sigwait(&signals, &sig);

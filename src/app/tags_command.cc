@@ -25,16 +25,14 @@ std::string Where(const std::string& path, int line, int column) {
   return path + ":" + std::to_string(line) + ":" + std::to_string(column);
 }
 
-std::string Where(const std::string& path, const YAML::Mark& m) {
-  return Where(path, m.line + 1, m.column + 1);
-}
+std::string Where(const std::string& path, const YAML::Mark& m) { return Where(path, m.line + 1, m.column + 1); }
 
 absl::Status Bad(const std::string& path, const YAML::Node& node, const std::string& why) {
   return absl::InvalidArgumentError(Where(path, node.Mark()) + ": " + why);
 }
 
-absl::Status CheckKeys(const std::string& path, const YAML::Node& node,
-                       const std::set<std::string>& allowed, const std::string& what) {
+absl::Status CheckKeys(const std::string& path, const YAML::Node& node, const std::set<std::string>& allowed,
+                       const std::string& what) {
   if (!node.IsMap()) return Bad(path, node, what + " must be a mapping");
   for (const auto& kv : node) {
     const std::string key = kv.first.Scalar();
@@ -44,8 +42,7 @@ absl::Status CheckKeys(const std::string& path, const YAML::Node& node,
 }
 
 // A scalar member as text; absent or null gives "".
-absl::Status ReadText(const std::string& path, const YAML::Node& node, const std::string& key,
-                      std::string* out) {
+absl::Status ReadText(const std::string& path, const YAML::Node& node, const std::string& key, std::string* out) {
   const YAML::Node v = node[key];
   if (!v || v.IsNull()) return absl::OkStatus();
   if (!v.IsScalar()) return Bad(path, v, "\"" + key + "\" must be text");
@@ -78,9 +75,8 @@ struct Reader {
   }
 
   absl::Status ReadTag(const YAML::Node& node, const std::string& parent, size_t depth) {
-    RETURN_IF_ERROR(CheckKeys(path, node,
-                              {"name", "display_name", "description", "owner", "kind", "rule", "children"},
-                              "a tag"));
+    RETURN_IF_ERROR(
+        CheckKeys(path, node, {"name", "display_name", "description", "owner", "kind", "rule", "children"}, "a tag"));
     PackTag t;
     t.line = node.Mark().line + 1;
     t.column = node.Mark().column + 1;
@@ -98,8 +94,8 @@ struct Reader {
     }
     if (auto it = index.find(t.name); it != index.end()) {
       const PackTag& first = pack.tags[it->second];
-      return Bad(path, node["name"], "tag \"" + t.name + "\" is defined twice (first at line " +
-                                         std::to_string(first.line) + ")");
+      return Bad(path, node["name"],
+                 "tag \"" + t.name + "\" is defined twice (first at line " + std::to_string(first.line) + ")");
     }
     if (depth > max_depth) {
       return Bad(path, node, "tag \"" + t.name + "\" is deeper than " + std::to_string(max_depth) + " levels");
@@ -118,16 +114,17 @@ struct Reader {
       absl::StatusOr<segments::Expr> expr = segments::Parse(t.rule, &error);
       if (!expr.ok()) {
         return absl::InvalidArgumentError(Where(path, m) + ": rule of tag \"" + t.name + "\", line " +
-                                          std::to_string(error.line) + ", column " +
-                                          std::to_string(error.column) + ": " + error.message);
+                                          std::to_string(error.line) + ", column " + std::to_string(error.column) +
+                                          ": " + error.message);
       }
       std::vector<std::string> tags, segments;
       segments::CollectRefs(*expr, &tags, &segments);
       for (const std::string& ref : tags) {
         if (ref == t.name) return Bad(path, node["rule"], "rule of tag \"" + t.name + "\" refers to itself");
         if (!index.count(ref) && RefersLater(ref)) {
-          return Bad(path, node["rule"], "rule of tag \"" + t.name + "\" refers to tag \"" + ref +
-                                             "\", which comes later in the pack; define it first");
+          return Bad(path, node["rule"],
+                     "rule of tag \"" + t.name + "\" refers to tag \"" + ref +
+                         "\", which comes later in the pack; define it first");
         }
       }
     } else if (!t.rule.empty()) {
@@ -179,8 +176,8 @@ std::string PercentEncode(std::string_view s) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
   for (unsigned char c : s) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '_' || c == '.' || c == '~') {
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+        c == '.' || c == '~') {
       out.push_back(static_cast<char>(c));
     } else {
       out.push_back('%');
@@ -211,8 +208,8 @@ std::string ServerMessage(const client::HttpResponse& r) {
   return message + ": " + r.body.substr(0, 200);
 }
 
-absl::StatusOr<client::HttpResponse> Send(client::HttpClient& http, const TagsOptions& options,
-                                          std::string method, std::string target, std::string body) {
+absl::StatusOr<client::HttpResponse> Send(client::HttpClient& http, const TagsOptions& options, std::string method,
+                                          std::string target, std::string body) {
   client::HttpRequest req;
   req.method = std::move(method);
   req.target = std::move(target);

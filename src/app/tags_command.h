@@ -44,8 +44,7 @@ struct TagPack {
 // cannot be read.
 absl::StatusOr<TagPack> ReadTagPack(const std::string& path, size_t max_depth = 4);
 // The same for pack text; `path` only names it in errors.
-absl::StatusOr<TagPack> ParseTagPack(std::string_view text, const std::string& path,
-                                     size_t max_depth = 4);
+absl::StatusOr<TagPack> ParseTagPack(std::string_view text, const std::string& path, size_t max_depth = 4);
 
 struct TagsOptions {
   std::string url = "http://127.0.0.1:8080";
@@ -63,8 +62,7 @@ struct LoadSummary {
 // counted as failed). Unavailable when the server cannot be reached;
 // Unauthenticated or PermissionDenied when it refuses the key (nothing
 // after that is sent).
-absl::StatusOr<LoadSummary> LoadTagPack(const TagPack& pack, const TagsOptions& options,
-                                        std::FILE* log);
+absl::StatusOr<LoadSummary> LoadTagPack(const TagPack& pack, const TagsOptions& options, std::FILE* log);
 
 // Writes the server's tag tree to `out`, one tag a line, indented by level:
 // name, display name, kind and member count.

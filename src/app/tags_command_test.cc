@@ -110,20 +110,19 @@ TEST(LoadTagPackTest, PutsParentsFirstAndSkipsTheChildrenOfRefusedTags) {
   std::mutex mu;
   std::vector<std::string> targets;
   std::string high_value_body;
-  client::testing::LoopbackHttpServer server(
-      [&](const auto& req, int, auto& res) {
-        std::lock_guard lock(mu);
-        targets.push_back(std::string(req.method_string()) + " " + std::string(req.target()));
-        EXPECT_EQ(req[boost::beast::http::field::authorization], "Bearer ak");
-        if (req.target() == "/v1/tags/high_value") high_value_body = req.body();
-        if (req.target() == "/v1/tags/staff") {
-          res.result(409);
-          res.body() = R"({"error":"tag 'staff' has rule members","field":null,"index":-1})";
-        } else {
-          res.body() = "{}";
-        }
-        return client::testing::LoopbackHttpServer::After::kContinue;
-      });
+  client::testing::LoopbackHttpServer server([&](const auto& req, int, auto& res) {
+    std::lock_guard lock(mu);
+    targets.push_back(std::string(req.method_string()) + " " + std::string(req.target()));
+    EXPECT_EQ(req[boost::beast::http::field::authorization], "Bearer ak");
+    if (req.target() == "/v1/tags/high_value") high_value_body = req.body();
+    if (req.target() == "/v1/tags/staff") {
+      res.result(409);
+      res.body() = R"({"error":"tag 'staff' has rule members","field":null,"index":-1})";
+    } else {
+      res.body() = "{}";
+    }
+    return client::testing::LoopbackHttpServer::After::kContinue;
+  });
   absl::StatusOr<TagPack> pack = ParseTagPack(kPack, "pack.yaml");
   ASSERT_TRUE(pack.ok());
   std::FILE* log = std::tmpfile();
@@ -132,8 +131,8 @@ TEST(LoadTagPackTest, PutsParentsFirstAndSkipsTheChildrenOfRefusedTags) {
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ(s->loaded, 3u);
   EXPECT_EQ(s->failed, 2u);
-  EXPECT_EQ(targets, (std::vector<std::string>{"PUT /v1/tags/value", "PUT /v1/tags/rfm",
-                                               "PUT /v1/tags/high_value", "PUT /v1/tags/staff"}));
+  EXPECT_EQ(targets, (std::vector<std::string>{"PUT /v1/tags/value", "PUT /v1/tags/rfm", "PUT /v1/tags/high_value",
+                                               "PUT /v1/tags/staff"}));
   EXPECT_EQ(high_value_body,
             "{\"display_name\":\"高价值客户\",\"parent\":\"rfm\",\"description\":\"\",\"owner\":\"CRM 组\","
             "\"kind\":\"rule\",\"rule\":\"sum(\\\"Order Completed\\\", properties.revenue, 365d) > 3000\\n\"}");

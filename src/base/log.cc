@@ -15,26 +15,40 @@ constexpr std::string_view kNames[] = {"trace", "debug", "info", "warn", "error"
 
 spdlog::level::level_enum ToSpdlog(Level level) {
   switch (level) {
-    case Level::kTrace: return spdlog::level::trace;
-    case Level::kDebug: return spdlog::level::debug;
-    case Level::kInfo: return spdlog::level::info;
-    case Level::kWarn: return spdlog::level::warn;
-    case Level::kError: return spdlog::level::err;
-    case Level::kCritical: return spdlog::level::critical;
-    case Level::kOff: break;
+    case Level::kTrace:
+      return spdlog::level::trace;
+    case Level::kDebug:
+      return spdlog::level::debug;
+    case Level::kInfo:
+      return spdlog::level::info;
+    case Level::kWarn:
+      return spdlog::level::warn;
+    case Level::kError:
+      return spdlog::level::err;
+    case Level::kCritical:
+      return spdlog::level::critical;
+    case Level::kOff:
+      break;
   }
   return spdlog::level::off;
 }
 
 Level FromSpdlog(spdlog::level::level_enum level) {
   switch (level) {
-    case spdlog::level::trace: return Level::kTrace;
-    case spdlog::level::debug: return Level::kDebug;
-    case spdlog::level::info: return Level::kInfo;
-    case spdlog::level::warn: return Level::kWarn;
-    case spdlog::level::err: return Level::kError;
-    case spdlog::level::critical: return Level::kCritical;
-    default: return Level::kOff;
+    case spdlog::level::trace:
+      return Level::kTrace;
+    case spdlog::level::debug:
+      return Level::kDebug;
+    case spdlog::level::info:
+      return Level::kInfo;
+    case spdlog::level::warn:
+      return Level::kWarn;
+    case spdlog::level::err:
+      return Level::kError;
+    case spdlog::level::critical:
+      return Level::kCritical;
+    default:
+      return Level::kOff;
   }
 }
 

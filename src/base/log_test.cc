@@ -16,8 +16,8 @@ class LogTest : public ::testing::Test {
 };
 
 TEST_F(LogTest, ParsesEveryLevelNameInAnyCase) {
-  for (Level l : {Level::kTrace, Level::kDebug, Level::kInfo, Level::kWarn, Level::kError, Level::kCritical,
-                  Level::kOff}) {
+  for (Level l :
+       {Level::kTrace, Level::kDebug, Level::kInfo, Level::kWarn, Level::kError, Level::kCritical, Level::kOff}) {
     absl::StatusOr<Level> parsed = ParseLevel(LevelName(l));
     ASSERT_TRUE(parsed.ok()) << parsed.status();
     EXPECT_EQ(*parsed, l);
@@ -31,8 +31,7 @@ TEST_F(LogTest, UnknownLevelNamesTheChoices) {
   ASSERT_FALSE(parsed.ok());
   EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(parsed.status().message().find("verbose"), std::string_view::npos);
-  EXPECT_NE(parsed.status().message().find("trace, debug, info, warn, error, critical or off"),
-            std::string_view::npos);
+  EXPECT_NE(parsed.status().message().find("trace, debug, info, warn, error, critical or off"), std::string_view::npos);
 }
 
 TEST_F(LogTest, MessagesBelowTheLevelAreDropped) {

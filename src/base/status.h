@@ -29,9 +29,9 @@ inline absl::Status Annotate(const absl::Status& s, std::string_view context) {
 #define FACET_STATUS_CONCAT_INNER(a, b) a##b
 #define FACET_STATUS_CONCAT(a, b) FACET_STATUS_CONCAT_INNER(a, b)
 
-#define RETURN_IF_ERROR(expr)                  \
-  do {                                         \
-    ::absl::Status _facet_status = (expr);     \
+#define RETURN_IF_ERROR(expr)                      \
+  do {                                             \
+    ::absl::Status _facet_status = (expr);         \
     if (!_facet_status.ok()) return _facet_status; \
   } while (0)
 

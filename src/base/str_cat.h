@@ -19,8 +19,7 @@ inline void AppendPiece(std::string* out, const std::string& s) { out->append(s)
 inline void AppendPiece(std::string* out, const char* s) { out->append(s); }
 inline void AppendPiece(std::string* out, absl::string_view s) { out->append(s.data(), s.size()); }
 template <std::integral T>
-  requires(!std::same_as<T, char> && !std::same_as<T, bool>)
-void AppendPiece(std::string* out, T v) {
+requires(!std::same_as<T, char> && !std::same_as<T, bool>) void AppendPiece(std::string* out, T v) {
   out->append(std::to_string(v));
 }
 

@@ -28,17 +28,15 @@ TEST(TimeFormatTest, MicrosecondsAreTruncatedToMillis) {
 }
 
 TEST(TimeFormatTest, RejectsGarbageWithReason) {
-  for (const char* bad : {"", "yesterday", "2024-13-01", "2024-02-30", "2024-01-01T25:00:00Z",
-                          "2024-01-01T10:00:00Zjunk"}) {
+  for (const char* bad :
+       {"", "yesterday", "2024-13-01", "2024-02-30", "2024-01-01T25:00:00Z", "2024-01-01T10:00:00Zjunk"}) {
     auto t = ParseIso8601(bad);
     EXPECT_FALSE(t.ok()) << bad;
     EXPECT_EQ(t.status().code(), absl::StatusCode::kInvalidArgument);
   }
 }
 
-TEST(TimeFormatTest, FormatsBeforeEpoch) {
-  EXPECT_EQ(FormatIso8601(-1), "1969-12-31T23:59:59.999Z");
-}
+TEST(TimeFormatTest, FormatsBeforeEpoch) { EXPECT_EQ(FormatIso8601(-1), "1969-12-31T23:59:59.999Z"); }
 
 }  // namespace
 }  // namespace facet

@@ -91,8 +91,8 @@ uint32_t Crc32c(std::string_view data) {
   while (n >= 8) {
     uint32_t lo = static_cast<uint32_t>(GetLittleEndian(p, 4)) ^ crc;
     uint32_t hi = static_cast<uint32_t>(GetLittleEndian(p + 4, 4));
-    crc = t[7][lo & 0xFF] ^ t[6][(lo >> 8) & 0xFF] ^ t[5][(lo >> 16) & 0xFF] ^ t[4][lo >> 24] ^
-          t[3][hi & 0xFF] ^ t[2][(hi >> 8) & 0xFF] ^ t[1][(hi >> 16) & 0xFF] ^ t[0][hi >> 24];
+    crc = t[7][lo & 0xFF] ^ t[6][(lo >> 8) & 0xFF] ^ t[5][(lo >> 16) & 0xFF] ^ t[4][lo >> 24] ^ t[3][hi & 0xFF] ^
+          t[2][(hi >> 8) & 0xFF] ^ t[1][(hi >> 16) & 0xFF] ^ t[0][hi >> 24];
     p += 8;
     n -= 8;
   }
@@ -293,13 +293,9 @@ Bitmap operator^(const Bitmap& a, const Bitmap& b) {
 
 bool operator==(const Bitmap& a, const Bitmap& b) { return roaring_bitmap_equals(Get(a.r_), Get(b.r_)); }
 
-uint64_t Bitmap::AndCardinality(const Bitmap& o) const {
-  return roaring_bitmap_and_cardinality(Get(r_), Get(o.r_));
-}
+uint64_t Bitmap::AndCardinality(const Bitmap& o) const { return roaring_bitmap_and_cardinality(Get(r_), Get(o.r_)); }
 
-uint64_t Bitmap::OrCardinality(const Bitmap& o) const {
-  return roaring_bitmap_or_cardinality(Get(r_), Get(o.r_));
-}
+uint64_t Bitmap::OrCardinality(const Bitmap& o) const { return roaring_bitmap_or_cardinality(Get(r_), Get(o.r_)); }
 
 uint64_t Bitmap::AndNotCardinality(const Bitmap& o) const {
   return roaring_bitmap_andnot_cardinality(Get(r_), Get(o.r_));
@@ -443,8 +439,8 @@ std::string Bitmap::Encode() const {
 
 absl::StatusOr<Bitmap> Bitmap::Decode(std::string_view bytes) {
   if (bytes.size() < kHeaderSize + kTrailerSize) {
-    return absl::DataLossError(absl::StrCat("bitmap snapshot truncated: ", bytes.size(),
-                                            " bytes, less than its header and checksum"));
+    return absl::DataLossError(
+        absl::StrCat("bitmap snapshot truncated: ", bytes.size(), " bytes, less than its header and checksum"));
   }
   if (std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) {
     return absl::DataLossError("bitmap snapshot has the wrong magic (not FBM1)");
@@ -463,12 +459,11 @@ absl::StatusOr<Bitmap> Bitmap::Decode(std::string_view bytes) {
     return absl::DataLossError(
         absl::StrCat("bitmap snapshot has ", available - payload_size, " bytes beyond its declared payload"));
   }
-  const uint32_t stored_crc =
-      static_cast<uint32_t>(GetLittleEndian(bytes.data() + kHeaderSize + payload_size, 4));
+  const uint32_t stored_crc = static_cast<uint32_t>(GetLittleEndian(bytes.data() + kHeaderSize + payload_size, 4));
   const uint32_t actual_crc = Crc32c(bytes.substr(0, kHeaderSize + payload_size));
   if (stored_crc != actual_crc) {
-    return absl::DataLossError(absl::StrFormat(
-        "bitmap snapshot checksum mismatch: stored %08x, computed %08x", stored_crc, actual_crc));
+    return absl::DataLossError(
+        absl::StrFormat("bitmap snapshot checksum mismatch: stored %08x, computed %08x", stored_crc, actual_crc));
   }
   // Sizing first: it checks the same structure without the deserializer's
   // complaints on stderr.
@@ -478,8 +473,8 @@ absl::StatusOr<Bitmap> Bitmap::Decode(std::string_view bytes) {
     return absl::DataLossError("bitmap snapshot payload rejected by the roaring deserializer");
   }
   if (consumed != payload_size) {
-    return absl::DataLossError(absl::StrCat("bitmap snapshot payload is ", payload_size,
-                                            " bytes but the bitmap in it takes ", consumed));
+    return absl::DataLossError(
+        absl::StrCat("bitmap snapshot payload is ", payload_size, " bytes but the bitmap in it takes ", consumed));
   }
   roaring_bitmap_t* r = roaring_bitmap_portable_deserialize_safe(payload, payload_size);
   if (r == nullptr) {

@@ -53,15 +53,14 @@ absl::Status ValidateFormula(const BitmapFormula& f) {
     switch (in.op) {
       case BitmapFormula::Op::kPush:
         if (in.arg >= f.operands.size()) {
-          return absl::InvalidArgumentError(absl::StrCat("formula instruction ", pc, " pushes operand ",
-                                                         in.arg, " of ", f.operands.size()));
+          return absl::InvalidArgumentError(
+              absl::StrCat("formula instruction ", pc, " pushes operand ", in.arg, " of ", f.operands.size()));
         }
         ++depth;
         break;
       case BitmapFormula::Op::kNot:
         if (depth < 1) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("formula instruction ", pc, " negates an empty stack"));
+          return absl::InvalidArgumentError(absl::StrCat("formula instruction ", pc, " negates an empty stack"));
         }
         break;
       case BitmapFormula::Op::kAnd:
@@ -79,8 +78,7 @@ absl::Status ValidateFormula(const BitmapFormula& f) {
     }
   }
   if (depth != 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("formula leaves ", depth, " values on the stack, not one"));
+    return absl::InvalidArgumentError(absl::StrCat("formula leaves ", depth, " values on the stack, not one"));
   }
   return absl::OkStatus();
 }
@@ -196,8 +194,7 @@ struct Source {
 
   // The container's words if it is a bitset, else null.
   const uint64_t* InPlaceWords() const {
-    return type == BITSET_CONTAINER_TYPE_CODE ? static_cast<const bitset_container_t*>(container)->array
-                                              : nullptr;
+    return type == BITSET_CONTAINER_TYPE_CODE ? static_cast<const bitset_container_t*>(container)->array : nullptr;
   }
 };
 
@@ -310,11 +307,9 @@ class DenseEvaluator {
   std::vector<Link> chain_;
 };
 
-DenseEvaluator::DenseEvaluator(const BitmapFormula& f, const Bitmap& universe, bool simd)
-    : f_(f), simd_(simd) {
-  universe_.ra = universe.r_ != nullptr
-                     ? &static_cast<const roaring_bitmap_t*>(universe.r_)->high_low_container
-                     : nullptr;
+DenseEvaluator::DenseEvaluator(const BitmapFormula& f, const Bitmap& universe, bool simd) : f_(f), simd_(simd) {
+  universe_.ra =
+      universe.r_ != nullptr ? &static_cast<const roaring_bitmap_t*>(universe.r_)->high_low_container : nullptr;
   static const roaring_array_t kEmpty{};
   if (universe_.ra == nullptr) universe_.ra = &kEmpty;
 
@@ -335,8 +330,7 @@ DenseEvaluator::DenseEvaluator(const BitmapFormula& f, const Bitmap& universe, b
   size_t max_depth = 0;
   for (const BitmapFormula::Instr& in : f.code) {
     if (in.op == BitmapFormula::Op::kPush) max_depth = std::max(max_depth, ++depth);
-    if (in.op == BitmapFormula::Op::kAnd || in.op == BitmapFormula::Op::kOr ||
-        in.op == BitmapFormula::Op::kAndNot) {
+    if (in.op == BitmapFormula::Op::kAnd || in.op == BitmapFormula::Op::kOr || in.op == BitmapFormula::Op::kAndNot) {
       --depth;
     }
   }
@@ -504,11 +498,9 @@ void DenseEvaluator::PlanChain(bool neg) {
     const Source& src = sources_[link.source];
     combine_cost += 64;
     if (src.type == ARRAY_CONTAINER_TYPE_CODE) {
-      combine_cost +=
-          static_cast<uint64_t>(static_cast<const array_container_t*>(src.container)->cardinality);
+      combine_cost += static_cast<uint64_t>(static_cast<const array_container_t*>(src.container)->cardinality);
     } else if (src.type == RUN_CONTAINER_TYPE_CODE) {
-      combine_cost +=
-          256 + 2 * static_cast<uint64_t>(static_cast<const run_container_t*>(src.container)->n_runs);
+      combine_cost += 256 + 2 * static_cast<uint64_t>(static_cast<const run_container_t*>(src.container)->n_runs);
     }
     test_cost += src.type == BITSET_CONTAINER_TYPE_CODE ? 4 : 30;
     link.probe_limit = combine_cost > kScanCost ? (combine_cost - kScanCost) / test_cost : 0;
@@ -519,8 +511,7 @@ void DenseEvaluator::PlanChain(bool neg) {
   if (max_limit == 0) chain_.clear();  // counting members would not pay
 }
 
-uint64_t DenseEvaluator::ProbeBlock(const uint64_t* acc, size_t first_link, int block, bool mask,
-                                    uint64_t* out) const {
+uint64_t DenseEvaluator::ProbeBlock(const uint64_t* acc, size_t first_link, int block, bool mask, uint64_t* out) const {
   if (out != nullptr) std::memset(out, 0, kBlockWords * sizeof(uint64_t));
   uint64_t count = 0;
   for (int w = 0; w < kBlockWords; ++w) {

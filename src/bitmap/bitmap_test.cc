@@ -42,9 +42,7 @@ std::string Frame(std::string_view payload) {
   return out;
 }
 
-std::string Payload(std::string_view snapshot) {
-  return std::string(snapshot.substr(16, snapshot.size() - 20));
-}
+std::string Payload(std::string_view snapshot) { return std::string(snapshot.substr(16, snapshot.size() - 20)); }
 
 Bitmap RandomBitmap(uint32_t seed, uint32_t limit, double density) {
   std::mt19937 rng(seed);
@@ -482,7 +480,7 @@ TEST(BitmapCodecTest, IllFormedContainersAreDataLoss) {
 
 TEST(BitmapTest, DensifyKeepsMembersAndCounts) {
   std::vector<PersonId> ids;
-  for (PersonId p = 0; p < 300000; p += 37) ids.push_back(p);  // ~1,770 per chunk: arrays
+  for (PersonId p = 0; p < 300000; p += 37) ids.push_back(p);   // ~1,770 per chunk: arrays
   for (PersonId p = 400000; p < 400100; ++p) ids.push_back(p);  // a sparse chunk stays an array
   Bitmap b = Bitmap::Of(ids);
   Bitmap before = b;

@@ -9,9 +9,9 @@
 #include <boost/beast/http.hpp>
 #include <charconv>
 #include <chrono>
-#include <initializer_list>
 #include <cstdint>
 #include <exception>
+#include <initializer_list>
 #include <limits>
 #include <optional>
 #include <string>
@@ -45,14 +45,12 @@ struct ParsedUrl {
 absl::StatusOr<ParsedUrl> ParseBaseUrl(std::string_view url) {
   constexpr std::string_view kScheme = "http://";
   if (url.substr(0, kScheme.size()) != kScheme) {
-    return absl::InvalidArgumentError(
-        Cat({"unsupported URL '", url, "': only http://host:port is supported"}));
+    return absl::InvalidArgumentError(Cat({"unsupported URL '", url, "': only http://host:port is supported"}));
   }
   std::string_view rest = url.substr(kScheme.size());
   while (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
   if (rest.empty() || rest.find('/') != std::string_view::npos) {
-    return absl::InvalidArgumentError(
-        Cat({"bad URL '", url, "': expected http://host:port without a path"}));
+    return absl::InvalidArgumentError(Cat({"bad URL '", url, "': expected http://host:port without a path"}));
   }
   ParsedUrl out;
   std::string_view port;
@@ -92,8 +90,7 @@ absl::StatusOr<ParsedUrl> ParseBaseUrl(std::string_view url) {
     out.port = std::string(port);
   }
   const bool v6 = out.host.find(':') != std::string::npos;
-  out.host_header =
-      v6 ? Cat({"[", out.host, "]:", out.port}) : Cat({out.host, ":", out.port});
+  out.host_header = v6 ? Cat({"[", out.host, "]:", out.port}) : Cat({out.host, ":", out.port});
   return out;
 }
 
@@ -113,9 +110,8 @@ absl::Status ToStatus(const IoError& e, const ParsedUrl& url) {
 // True for the errors a server's close of an idle kept-alive connection
 // produces on the next request.
 bool IsStaleConnection(const beast::error_code& ec) {
-  return ec == http::error::end_of_stream || ec == asio::error::eof ||
-         ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
-         ec == asio::error::connection_aborted || ec == asio::error::not_connected ||
+  return ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
+         ec == asio::error::broken_pipe || ec == asio::error::connection_aborted || ec == asio::error::not_connected ||
          ec == http::error::partial_message;
 }
 
@@ -174,9 +170,7 @@ class BeastHttpClient final : public HttpClient {
     }
   }
 
-  void set_timeout_ms(int timeout_ms) override {
-    timeout_ms_ = timeout_ms > 0 ? timeout_ms : kDefaultTimeoutMs;
-  }
+  void set_timeout_ms(int timeout_ms) override { timeout_ms_ = timeout_ms > 0 ? timeout_ms : kDefaultTimeoutMs; }
 
  private:
   absl::Status BuildRequest(const HttpRequest& in, http::request<http::string_body>* out) {
@@ -194,8 +188,7 @@ class BeastHttpClient final : public HttpClient {
     out->set(http::field::user_agent, "facet-client");
     out->keep_alive(true);
     for (const auto& [name, value] : in.headers) out->insert(name, value);
-    if (!in.body.empty() || verb == http::verb::post || verb == http::verb::put ||
-        verb == http::verb::patch) {
+    if (!in.body.empty() || verb == http::verb::post || verb == http::verb::put || verb == http::verb::patch) {
       if (!in.content_type.empty()) out->set(http::field::content_type, in.content_type);
       if (in.gzip) {
         out->set(http::field::content_encoding, "gzip");
@@ -273,8 +266,7 @@ absl::StatusOr<std::unique_ptr<HttpClient>> HttpClient::Connect(std::string_view
 }
 
 std::string BasicAuth(std::string_view user, std::string_view password) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string plain;
   plain.reserve(user.size() + 1 + password.size());
   plain.append(user).append(":").append(password);
@@ -282,8 +274,8 @@ std::string BasicAuth(std::string_view user, std::string_view password) {
   out.reserve(out.size() + (plain.size() + 2) / 3 * 4);
   size_t i = 0;
   for (; i + 3 <= plain.size(); i += 3) {
-    const uint32_t v = (uint32_t(uint8_t(plain[i])) << 16) | (uint32_t(uint8_t(plain[i + 1])) << 8) |
-                       uint32_t(uint8_t(plain[i + 2]));
+    const uint32_t v =
+        (uint32_t(uint8_t(plain[i])) << 16) | (uint32_t(uint8_t(plain[i + 1])) << 8) | uint32_t(uint8_t(plain[i + 2]));
     out.push_back(kAlphabet[(v >> 18) & 63]);
     out.push_back(kAlphabet[(v >> 12) & 63]);
     out.push_back(kAlphabet[(v >> 6) & 63]);

@@ -85,8 +85,8 @@ class Run {
       const uint64_t events = events_.load();
       std::fprintf(stderr, "\rdemo: %llu/%llu persons, %llu events, %.0f events/s   ",
                    static_cast<unsigned long long>(persons_done_.load()),
-                   static_cast<unsigned long long>(options_.persons),
-                   static_cast<unsigned long long>(events), secs > 0 ? events / secs : 0.0);
+                   static_cast<unsigned long long>(options_.persons), static_cast<unsigned long long>(events),
+                   secs > 0 ? events / secs : 0.0);
       std::fflush(stderr);
     }
   }
@@ -159,8 +159,8 @@ class Run {
         continue;
       }
       if (r->status == 401 || r->status == 403) {
-        Fail(absl::PermissionDeniedError("demo: the server refused the write key (HTTP " +
-                                         std::to_string(r->status) + "): " + r->body.substr(0, 300)));
+        Fail(absl::PermissionDeniedError("demo: the server refused the write key (HTTP " + std::to_string(r->status) +
+                                         "): " + r->body.substr(0, 300)));
         return false;
       }
       requests_.fetch_add(1);
@@ -224,11 +224,9 @@ absl::StatusOr<DemoSummary> RunDemo(const DemoOptions& options) {
   summary.failed_requests = run.failed();
   summary.seconds = SecondsSince(start);
   if (options.progress) {
-    std::fprintf(stderr,
-                 "\rdemo: %llu persons, %llu events in %.1f s (%.0f events/s), %llu requests, %llu failed\n",
-                 static_cast<unsigned long long>(summary.persons),
-                 static_cast<unsigned long long>(summary.events), summary.seconds,
-                 summary.seconds > 0 ? summary.events / summary.seconds : 0.0,
+    std::fprintf(stderr, "\rdemo: %llu persons, %llu events in %.1f s (%.0f events/s), %llu requests, %llu failed\n",
+                 static_cast<unsigned long long>(summary.persons), static_cast<unsigned long long>(summary.events),
+                 summary.seconds, summary.seconds > 0 ? summary.events / summary.seconds : 0.0,
                  static_cast<unsigned long long>(summary.requests),
                  static_cast<unsigned long long>(summary.failed_requests));
     if (summary.failed_requests > 0) {

@@ -33,11 +33,11 @@ struct DemoOptions {
   std::string write_key;
   uint64_t persons = 10000;
   uint64_t seed = 42;
-  int days = 180;       // length of the history
-  TimeMs end_ms = 0;    // the history ends here; 0 = the time RunDemo starts
-  int connections = 4;  // parallel connections, one sending thread each
-  int batch_size = 200; // events per POST /v1/batch
-  bool progress = true; // a progress line on stderr
+  int days = 180;        // length of the history
+  TimeMs end_ms = 0;     // the history ends here; 0 = the time RunDemo starts
+  int connections = 4;   // parallel connections, one sending thread each
+  int batch_size = 200;  // events per POST /v1/batch
+  bool progress = true;  // a progress line on stderr
 };
 
 struct DemoSummary {
@@ -60,7 +60,6 @@ absl::StatusOr<DemoSummary> RunDemo(const DemoOptions& options);
 // `index` of the data set for `seed`, in time order, with timestamps in
 // [end_ms - days * 86400000, end_ms). Pure and thread-safe: the same
 // arguments always give the same bytes. `days` >= 1.
-void GeneratePerson(uint64_t seed, uint64_t index, TimeMs end_ms, int days,
-                    std::vector<std::string>* events);
+void GeneratePerson(uint64_t seed, uint64_t index, TimeMs end_ms, int days, std::vector<std::string>* events);
 
 }  // namespace facet::demo

@@ -38,8 +38,7 @@ class FakeIngestServer {
   };
 
   explicit FakeIngestServer(Behaviour b)
-      : behaviour_(std::move(b)),
-        server_([this](const Request& req, int, Response& res) {
+      : behaviour_(std::move(b)), server_([this](const Request& req, int, Response& res) {
           res.result(Handle(req));
           res.body() = "{}";
           return client::testing::LoopbackHttpServer::After::kContinue;

@@ -45,7 +45,6 @@ using internal::Rng;
 using internal::SampleTime;
 using internal::Window;
 
-
 // Collects one person's events, then emits them in time order.
 class PersonEvents {
  public:
@@ -58,8 +57,7 @@ class PersonEvents {
 
   // Starts an event; returns nullptr (and drops it) when `ts` falls outside
   // the window. The caller adds fields and calls End().
-  JsonWriter* Begin(std::string_view type, TimeMs ts, std::string_view user_id,
-                    std::string_view anonymous_id) {
+  JsonWriter* Begin(std::string_view type, TimeMs ts, std::string_view user_id, std::string_view anonymous_id) {
     const uint64_t n = next_++;
     if (ts < w_.start_ms || ts >= w_.end_ms) return nullptr;
     pending_.push_back({ts, std::string()});
@@ -85,8 +83,7 @@ class PersonEvents {
   void End() { writer_->EndObject(); }
 
   void Finish(std::vector<std::string>* out) {
-    std::stable_sort(pending_.begin(), pending_.end(),
-                     [](const Pending& a, const Pending& b) { return a.ts < b.ts; });
+    std::stable_sort(pending_.begin(), pending_.end(), [](const Pending& a, const Pending& b) { return a.ts < b.ts; });
     for (auto& e : pending_) out->push_back(std::move(e.json));
     pending_.clear();
   }
@@ -148,8 +145,7 @@ enum class Surface { kMiniProgram, kApp, kWeb };
 
 // `with_traits`: add the openid (mini-program only); `with_union`: and the
 // unionid, when the person has one.
-void WriteSurfaceContext(JsonWriter& j, const Profile& p, Surface s, bool with_traits,
-                         bool with_union = false) {
+void WriteSurfaceContext(JsonWriter& j, const Profile& p, Surface s, bool with_traits, bool with_union = false) {
   j.Key("context").BeginObject();
   WriteLibrary(j);
   switch (s) {
@@ -165,16 +161,32 @@ void WriteSurfaceContext(JsonWriter& j, const Profile& p, Surface s, bool with_t
     case Surface::kApp: {
       const auto& d = internal::Devices()[p.device];
       j.Key("channel").String("app");
-      j.Key("app").BeginObject().Key("name").String("明眸视光").Key("version").String("5.2.0").Key("build").String("520").EndObject();
+      j.Key("app")
+          .BeginObject()
+          .Key("name")
+          .String("明眸视光")
+          .Key("version")
+          .String("5.2.0")
+          .Key("build")
+          .String("520")
+          .EndObject();
       j.Key("device").BeginObject().Key("id").String(p.device_id).Key("manufacturer").String(d.manufacturer);
       j.Key("model").String(d.model).Key("type").String(d.ios ? "ios" : "android").EndObject();
-      j.Key("os").BeginObject().Key("name").String(d.ios ? "iOS" : "Android").Key("version").String(d.ios ? "17.4" : "14").EndObject();
+      j.Key("os")
+          .BeginObject()
+          .Key("name")
+          .String(d.ios ? "iOS" : "Android")
+          .Key("version")
+          .String(d.ios ? "17.4" : "14")
+          .EndObject();
       break;
     }
     case Surface::kWeb:
       j.Key("channel").String("web");
-      j.Key("userAgent").String(
-          "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36");
+      j.Key("userAgent")
+          .String(
+              "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 "
+              "Safari/537.36");
       break;
   }
   j.Key("timezone").String("Asia/Shanghai");
@@ -188,8 +200,8 @@ void GenerateSessions(PersonEvents& pe, Surface surface) {
   Rng& rng = pe.rng();
   const Profile& p = pe.profile();
   const double mean = surface == Surface::kWeb ? 0.8 : surface == Surface::kApp ? 1.2 : 1.4;
-  const int sessions = std::clamp(
-      static_cast<int>(std::lround(rng.Pareto(0.6, 1.8) * mean * std::sqrt(p.engagement))), 1, 80);
+  const int sessions =
+      std::clamp(static_cast<int>(std::lround(rng.Pareto(0.6, 1.8) * mean * std::sqrt(p.engagement))), 1, 80);
   std::vector<TimeMs> starts;
   starts.reserve(static_cast<size_t>(sessions));
   const auto& hours = p.night_owl ? internal::kNightOwlHours : internal::kOnlineHours;
@@ -216,8 +228,8 @@ void GenerateSessions(PersonEvents& pe, Surface surface) {
 
     if (surface == Surface::kMiniProgram) {
       if (auto* j = pe.Begin("track", t, uid, anon)) {
-        const auto& scene = PickWeighted(rng, internal::MiniProgramScenes(),
-                                         [](const internal::Scene& sc) { return sc.weight; });
+        const auto& scene =
+            PickWeighted(rng, internal::MiniProgramScenes(), [](const internal::Scene& sc) { return sc.weight; });
         j->Key("event").String("Mini Program Opened");
         j->Key("properties").BeginObject().Key("scene").Int(scene.code).Key("scene_name").String(scene.name);
         j->Key("first_visit").Bool(first_ever).EndObject();
@@ -255,7 +267,10 @@ void GenerateSessions(PersonEvents& pe, Surface surface) {
         } else {
           j->Key("phone").String(p.phone);
         }
-        j->Key("login_method").String(surface == Surface::kMiniProgram ? "wechat" : rng.Chance(0.6) ? "sms_code" : "password");
+        j->Key("login_method")
+            .String(surface == Surface::kMiniProgram ? "wechat"
+                    : rng.Chance(0.6)                ? "sms_code"
+                                                     : "password");
         j->EndObject();
         WriteSurfaceContext(*j, p, surface, false);
         pe.End();
@@ -276,7 +291,8 @@ void GenerateSessions(PersonEvents& pe, Surface surface) {
           j->Key("name").String(title);
           j->Key("properties").BeginObject().Key("path").String(path);
           j->Key("url").String("https://www.mingmou-optical.cn" + path).Key("title").String(title);
-          const auto ref = v == 0 ? Pick(rng, internal::Referrers()) : std::string_view("https://www.mingmou-optical.cn/");
+          const auto ref =
+              v == 0 ? Pick(rng, internal::Referrers()) : std::string_view("https://www.mingmou-optical.cn/");
           j->Key("referrer").String(ref).EndObject();
           WriteSurfaceContext(*j, p, surface, false);
           pe.End();
@@ -334,9 +350,11 @@ void GenerateCrm(PersonEvents& pe) {
   const std::string member_id = MemberId(p.index);
   // The initial CRM export lands on the first days of the history; new
   // members are exported the night after they register.
-  TimeMs at = p.registered_at < w.start_ms
-                  ? w.start_ms + static_cast<TimeMs>(rng.Below(static_cast<uint64_t>(std::min<TimeMs>(2 * kDay, w.end_ms - w.start_ms))))
-                  : p.registered_at + kHour * rng.Range(1, 20);
+  TimeMs at =
+      p.registered_at < w.start_ms
+          ? w.start_ms +
+                static_cast<TimeMs>(rng.Below(static_cast<uint64_t>(std::min<TimeMs>(2 * kDay, w.end_ms - w.start_ms))))
+          : p.registered_at + kHour * rng.Range(1, 20);
   at = std::min(at, w.end_ms - 1);
   const int updates = rng.Chance(0.15) ? 2 : 1;
   for (int u = 0; u < updates; ++u) {
@@ -357,8 +375,9 @@ void GenerateCrm(PersonEvents& pe) {
     j->Key("phone").String(FormatPhone(rng, p.phone));
     if (!p.email.empty()) {
       std::string email = p.email;
-      if (rng.Chance(0.08)) std::transform(email.begin(), email.begin() + 1, email.begin(),
-                                              [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+      if (rng.Chance(0.08))
+        std::transform(email.begin(), email.begin() + 1, email.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
       j->Key("email").String(email);
     }
     const std::string_view level = u == 1 && p.member_level == "普通" ? "银卡" : std::string_view(p.member_level);
@@ -412,8 +431,8 @@ void WriteBasket(Rng& rng, const Profile& p, JsonWriter& j, int64_t* total_fen) 
   j.EndArray();
 }
 
-void WriteOrder(PersonEvents& pe, TimeMs t, std::string_view uid, std::string_view anon,
-                std::string_view channel, const internal::Store* store, const std::string& phone) {
+void WriteOrder(PersonEvents& pe, TimeMs t, std::string_view uid, std::string_view anon, std::string_view channel,
+                const internal::Store* store, const std::string& phone) {
   Rng& rng = pe.rng();
   const Profile& p = pe.profile();
   JsonWriter* j = pe.Begin("track", t, uid, anon);
@@ -429,11 +448,13 @@ void WriteOrder(PersonEvents& pe, TimeMs t, std::string_view uid, std::string_vi
   int64_t total = 0;
   WriteBasket(rng, p, *j, &total);
   int64_t discount = 0;
-  if (p.member && !uid.empty()) discount = total * (p.member_level == "钻石" ? 15 : p.member_level == "金卡" ? 10 : 5) / 100;
+  if (p.member && !uid.empty())
+    discount = total * (p.member_level == "钻石" ? 15 : p.member_level == "金卡" ? 10 : 5) / 100;
   if (rng.Chance(0.15)) discount += std::min<int64_t>(total / 4, 2000);
   j->Key("discount").Fixed(discount, 2);
   j->Key("revenue").Fixed(total - discount, 2).Key("currency").String("CNY");
-  j->Key("payment_method").String(channel == "pos" ? Pick(rng, internal::PaymentMethods()) : std::string_view("微信支付"));
+  j->Key("payment_method")
+      .String(channel == "pos" ? Pick(rng, internal::PaymentMethods()) : std::string_view("微信支付"));
   j->Key("channel").String(channel);
   j->EndObject();
   j->Key("context").BeginObject();
@@ -471,8 +492,10 @@ void GeneratePos(PersonEvents& pe) {
     std::string phone;
     const auto how = rng.Below(100);
     if (p.member) {
-      if (how < 60) uid = member_id;
-      else if (how < 90) phone = FormatPhone(rng, p.phone);
+      if (how < 60)
+        uid = member_id;
+      else if (how < 90)
+        phone = FormatPhone(rng, p.phone);
     } else if (how < 50) {
       phone = FormatPhone(rng, p.phone);
     }
@@ -501,9 +524,9 @@ void GenerateQrScans(PersonEvents& pe) {
   const auto& city = internal::Cities()[static_cast<size_t>(p.city)];
   for (int s = 0; s < scans; ++s) {
     const TimeMs t = SampleTime(rng, p.first_day, p.last_day, internal::kOnlineHours, internal::kOnlineWeekdays);
-    const auto& product = PickProduct(rng, rng.Chance(0.6) ? Category::kContactLens
-                                                : rng.Chance(0.5) ? Category::kColoredLens
-                                                                  : Category::kCare);
+    const auto& product = PickProduct(rng, rng.Chance(0.6)   ? Category::kContactLens
+                                           : rng.Chance(0.5) ? Category::kColoredLens
+                                                             : Category::kCare);
     // Logged-in mini-program members scan as themselves.
     const std::string member_id = p.member && rng.Chance(0.6) ? MemberId(p.index) : std::string();
     JsonWriter* j = pe.Begin("track", t, member_id, p.openid);
@@ -533,8 +556,7 @@ void GenerateQrScans(PersonEvents& pe) {
 
 }  // namespace
 
-void GeneratePerson(uint64_t seed, uint64_t index, TimeMs end_ms, int days,
-                    std::vector<std::string>* events) {
+void GeneratePerson(uint64_t seed, uint64_t index, TimeMs end_ms, int days, std::vector<std::string>* events) {
   const Window w = MakeWindow(end_ms, std::max(days, 1));
   const Profile p = MakeProfile(seed, index, w);
   PersonEvents pe(seed, p, w);

@@ -134,8 +134,7 @@ TEST(GeneratorTest, IdentifiersOverlapAcrossChannels) {
       if (e["type"] == "identify" && e.contains("userId") && e.contains("anonymousId")) {
         ++anonymous_then_identified;
       }
-      if (e.value("event", "") == "Order Completed" && !e.contains("userId") &&
-          e["context"].contains("traits")) {
+      if (e.value("event", "") == "Order Completed" && !e.contains("userId") && e["context"].contains("traits")) {
         pos_phones_without_user.insert(Digits(e["context"]["traits"]["phone"]));
       }
       if (e["context"].contains("traits") && e["context"]["traits"].contains("wechat_unionid")) ++unionids;

@@ -17,9 +17,7 @@ constexpr size_t kMaxValueBytes = 512;
 constexpr size_t kMinPhoneDigits = 8;
 constexpr size_t kMaxPhoneDigits = 15;
 
-bool IsSpace(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
+bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
@@ -42,8 +40,8 @@ absl::StatusOr<std::string> NormalizeEmail(std::string_view ns, std::string_view
     return Invalid(ns, "not an email (expected local@domain)");
   }
   const std::string_view domain = v.substr(at + 1);
-  if (domain.empty() || domain.front() == '.' || domain.back() == '.' ||
-      domain.find('.') == std::string_view::npos || domain.find("..") != std::string_view::npos) {
+  if (domain.empty() || domain.front() == '.' || domain.back() == '.' || domain.find('.') == std::string_view::npos ||
+      domain.find("..") != std::string_view::npos) {
     return Invalid(ns, "not an email (bad domain)");
   }
   std::string out(v);
@@ -94,8 +92,7 @@ absl::StatusOr<std::string> NormalizePhone(std::string_view ns, std::string_view
   const size_t n = out.size() - 1;
   if (n < kMinPhoneDigits || n > kMaxPhoneDigits) {
     return Invalid(ns, "not a phone number (" + std::to_string(n) + " digits, expected " +
-                           std::to_string(kMinPhoneDigits) + ".." +
-                           std::to_string(kMaxPhoneDigits) + ")");
+                           std::to_string(kMinPhoneDigits) + ".." + std::to_string(kMaxPhoneDigits) + ")");
   }
   if (out[1] == '0') return Invalid(ns, "not a phone number (country code starts with 0)");
   return out;
@@ -103,8 +100,7 @@ absl::StatusOr<std::string> NormalizePhone(std::string_view ns, std::string_view
 
 }  // namespace
 
-absl::StatusOr<std::string> Normalize(std::string_view ns, std::string_view raw,
-                                      const IdentityOptions& options) {
+absl::StatusOr<std::string> Normalize(std::string_view ns, std::string_view raw, const IdentityOptions& options) {
   if (ns.empty()) return absl::InvalidArgumentError("identifier namespace is empty");
   if (ns.find('\0') != std::string_view::npos) {
     return absl::InvalidArgumentError("identifier namespace contains a NUL byte");
@@ -113,8 +109,7 @@ absl::StatusOr<std::string> Normalize(std::string_view ns, std::string_view raw,
   if (v.empty()) return Invalid(ns, "empty");
   if (v.find('\0') != std::string_view::npos) return Invalid(ns, "contains a NUL byte");
   if (v.size() > kMaxValueBytes) {
-    return Invalid(ns, "too long (" + std::to_string(v.size()) + " > " +
-                           std::to_string(kMaxValueBytes) + " bytes)");
+    return Invalid(ns, "too long (" + std::to_string(v.size()) + " > " + std::to_string(kMaxValueBytes) + " bytes)");
   }
   if (ns == kEmail) return NormalizeEmail(ns, v);
   if (ns == kPhone) return NormalizePhone(ns, v, options.default_country_code);
@@ -122,16 +117,15 @@ absl::StatusOr<std::string> Normalize(std::string_view ns, std::string_view raw,
 }
 
 bool IsPii(std::string_view ns, const IdentityOptions& options) {
-  return std::find(options.pii_namespaces.begin(), options.pii_namespaces.end(), ns) !=
-         options.pii_namespaces.end();
+  return std::find(options.pii_namespaces.begin(), options.pii_namespaces.end(), ns) != options.pii_namespaces.end();
 }
 
 bool IsPiiTrait(std::string_view path, const IdentityOptions& options) {
   if (IsPii(path, options)) return true;
   std::string word;
   auto check = [&]() {
-    const bool hit = !word.empty() && std::find(options.pii_trait_words.begin(), options.pii_trait_words.end(),
-                                                word) != options.pii_trait_words.end();
+    const bool hit = !word.empty() && std::find(options.pii_trait_words.begin(), options.pii_trait_words.end(), word) !=
+                                          options.pii_trait_words.end();
     word.clear();
     return hit;
   };
@@ -152,7 +146,8 @@ bool IsPiiTrait(std::string_view path, const IdentityOptions& options) {
     size_t end = path.find('.', start);
     if (end == std::string_view::npos) end = path.size();
     word.clear();
-    for (char ch : path.substr(start, end - start)) word.push_back(ch >= 'A' && ch <= 'Z' ? static_cast<char>(ch - 'A' + 'a') : ch);
+    for (char ch : path.substr(start, end - start))
+      word.push_back(ch >= 'A' && ch <= 'Z' ? static_cast<char>(ch - 'A' + 'a') : ch);
     if (IsPii(word, options) || check()) return true;
     start = end + 1;
   }
@@ -174,9 +169,8 @@ struct Pseudonymizer::Mac {
     EVP_MAC_free(mac);  // the context keeps its own reference
     if (ctx == nullptr) return;
     char digest_name[] = "SHA256";
-    const OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0),
-        OSSL_PARAM_construct_end()};
+    const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0),
+                                 OSSL_PARAM_construct_end()};
     static constexpr unsigned char kEmptyKey[1] = {0};
     const auto* k = key.empty() ? kEmptyKey : reinterpret_cast<const unsigned char*>(key.data());
     if (EVP_MAC_init(ctx, k, key.size(), params) != 1) {
@@ -197,35 +191,30 @@ struct Pseudonymizer::Mac {
     return EVP_MAC_init(ctx, nullptr, 0, nullptr) == 1 &&
            EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(ns.data()), ns.size()) == 1 &&
            EVP_MAC_update(ctx, kSeparator, 1) == 1 &&
-           EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(value.data()),
-                          value.size()) == 1 &&
-           EVP_MAC_final(ctx, out, &out_len, Pseudonymizer::kDigestSize) == 1 &&
-           out_len == Pseudonymizer::kDigestSize;
+           EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(value.data()), value.size()) == 1 &&
+           EVP_MAC_final(ctx, out, &out_len, Pseudonymizer::kDigestSize) == 1 && out_len == Pseudonymizer::kDigestSize;
   }
 };
 
 namespace {
 
-void OneShotHmac(std::string_view key, std::string_view ns, std::string_view value,
-                 unsigned char* out) {
+void OneShotHmac(std::string_view key, std::string_view ns, std::string_view value, unsigned char* out) {
   std::string msg;
   msg.reserve(ns.size() + 1 + value.size());
   msg.append(ns).push_back('\0');
   msg.append(value);
   unsigned int out_len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), out, &out_len);
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(msg.data()),
+       msg.size(), out, &out_len);
 }
 
 }  // namespace
 
-Pseudonymizer::Pseudonymizer(std::string key)
-    : key_(std::move(key)), mac_(std::make_unique<Mac>(key_)) {}
+Pseudonymizer::Pseudonymizer(std::string key) : key_(std::move(key)), mac_(std::make_unique<Mac>(key_)) {}
 
 Pseudonymizer::~Pseudonymizer() = default;
 
-Pseudonymizer::Pseudonymizer(const Pseudonymizer& other)
-    : key_(other.key_), mac_(std::make_unique<Mac>(key_)) {}
+Pseudonymizer::Pseudonymizer(const Pseudonymizer& other) : key_(other.key_), mac_(std::make_unique<Mac>(key_)) {}
 
 Pseudonymizer& Pseudonymizer::operator=(const Pseudonymizer& other) {
   if (this != &other) {
@@ -238,16 +227,14 @@ Pseudonymizer& Pseudonymizer::operator=(const Pseudonymizer& other) {
 Pseudonymizer::Pseudonymizer(Pseudonymizer&& other) noexcept = default;
 Pseudonymizer& Pseudonymizer::operator=(Pseudonymizer&& other) noexcept = default;
 
-void Pseudonymizer::DigestInto(std::string_view ns, std::string_view value,
-                               std::span<uint8_t, kDigestSize> out) const {
+void Pseudonymizer::DigestInto(std::string_view ns, std::string_view value, std::span<uint8_t, kDigestSize> out) const {
   if (mac_ != nullptr && mac_->Compute(ns, value, out.data())) return;
   OneShotHmac(key_, ns, value, out.data());
 }
 
 std::string Pseudonymizer::Digest(std::string_view ns, std::string_view value) const {
   std::string out(kDigestSize, '\0');
-  DigestInto(ns, value, std::span<uint8_t, kDigestSize>(reinterpret_cast<uint8_t*>(out.data()),
-                                                        kDigestSize));
+  DigestInto(ns, value, std::span<uint8_t, kDigestSize>(reinterpret_cast<uint8_t*>(out.data()), kDigestSize));
   return out;
 }
 

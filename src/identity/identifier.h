@@ -44,8 +44,8 @@ struct IdentityOptions {
   // user_id defaults to 1: a link that would give a person two user ids is
   // refused and recorded as a conflict.
   std::map<std::string, int, std::less<>> max_per_namespace = {
-      {"user_id", 1}, {"device_id", 10}, {"anonymous_id", 100}, {"email", 5}, {"phone", 5},
-      {"wechat_openid", 10}, {"wechat_unionid", 1}};
+      {"user_id", 1}, {"device_id", 10},     {"anonymous_id", 100}, {"email", 5},
+      {"phone", 5},   {"wechat_openid", 10}, {"wechat_unionid", 1}};
   // Namespaces whose values are personal data (exported as keyed hashes).
   std::vector<std::string> pii_namespaces = {"email", "phone", "wechat_openid", "wechat_unionid"};
   // Namespaces whose identifiers, sent through a public (client) write key,
@@ -55,8 +55,8 @@ struct IdentityOptions {
   std::vector<std::string> claim_namespaces = {"email", "phone"};
   // Words that make a trait path personal data (IsPiiTrait), matched against
   // the words of each path segment, case-insensitively.
-  std::vector<std::string> pii_trait_words = {"email", "mail",    "phone",  "mobile",   "tel",   "telephone",
-                                              "cell",  "openid",  "unionid", "idcard",  "passport", "ssn"};
+  std::vector<std::string> pii_trait_words = {"email", "mail",   "phone",   "mobile", "tel",      "telephone",
+                                              "cell",  "openid", "unionid", "idcard", "passport", "ssn"};
 };
 
 // Normalises `raw` for namespace `ns`: trims surrounding whitespace for all
@@ -66,8 +66,7 @@ struct IdentityOptions {
 // country code get `default_country_code`, dropping a single leading trunk
 // "0"). Returns InvalidArgument naming the namespace and why (empty, too long
 // (> 512 bytes), contains a NUL byte, not an email, not a phone number).
-absl::StatusOr<std::string> Normalize(std::string_view ns, std::string_view raw,
-                                      const IdentityOptions& options);
+absl::StatusOr<std::string> Normalize(std::string_view ns, std::string_view raw, const IdentityOptions& options);
 
 // True if `ns` holds personal data under `options`.
 bool IsPii(std::string_view ns, const IdentityOptions& options);
@@ -95,8 +94,7 @@ class Pseudonymizer {
   // 64 lower-case hex characters.
   std::string HexDigest(std::string_view ns, std::string_view value) const;
   // Digest() into `out`, without allocating (for hot paths).
-  void DigestInto(std::string_view ns, std::string_view value,
-                  std::span<uint8_t, kDigestSize> out) const;
+  void DigestInto(std::string_view ns, std::string_view value, std::span<uint8_t, kDigestSize> out) const;
 
  private:
   struct Mac;  // the keyed HMAC state, computed once and reused

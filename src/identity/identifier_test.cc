@@ -63,9 +63,9 @@ TEST(NormalizeTest, PhoneUsesConfiguredDefaultCountry) {
 
 TEST(NormalizeTest, BadPhoneIsInvalid) {
   EXPECT_TRUE(IsInvalid("phone", "abc"));
-  EXPECT_TRUE(IsInvalid("phone", "12345"));                // too short
-  EXPECT_TRUE(IsInvalid("phone", "+1234567890123456"));    // 16 digits
-  EXPECT_TRUE(IsInvalid("phone", "138+00138000"));         // '+' inside
+  EXPECT_TRUE(IsInvalid("phone", "12345"));              // too short
+  EXPECT_TRUE(IsInvalid("phone", "+1234567890123456"));  // 16 digits
+  EXPECT_TRUE(IsInvalid("phone", "138+00138000"));       // '+' inside
   EXPECT_TRUE(IsInvalid("phone", "+"));
 }
 
@@ -99,8 +99,7 @@ TEST(IsPiiTest, FollowsOptions) {
 TEST(PseudonymizerTest, MatchesKnownHmacSha256) {
   // HMAC-SHA256("key", "email\0a@b.c"), computed with `openssl dgst -hmac`.
   Pseudonymizer p("key");
-  EXPECT_EQ(p.HexDigest("email", "a@b.c"),
-            "f391861751f0375afa79dc2e2de727fb9147d625cb61e1f7d5500d882bb593d7");
+  EXPECT_EQ(p.HexDigest("email", "a@b.c"), "f391861751f0375afa79dc2e2de727fb9147d625cb61e1f7d5500d882bb593d7");
   EXPECT_EQ(p.Digest("email", "a@b.c").size(), 32u);
 }
 

@@ -81,17 +81,15 @@ void SubtractCounts(NsCounts& c, const NsCounts& sub) {
 constexpr int64_t kUnlimited = -1;
 constexpr size_t kMaxIdentifiers = std::numeric_limits<uint32_t>::max();
 
-absl::Status Corrupt(const std::string& what) {
-  return absl::DataLossError("corrupt identity graph: " + what);
-}
+absl::Status Corrupt(const std::string& what) { return absl::DataLossError("corrupt identity graph: " + what); }
 
 }  // namespace
 
 struct IdentityGraph::State {
   struct Atom {
     PersonId parent = kNoPerson;
-    PersonId root = kNoPerson;      // cached; kept exact on merge and undo
-    uint64_t attached_by = 0;       // merge that attached it to `parent`
+    PersonId root = kNoPerson;  // cached; kept exact on merge and undo
+    uint64_t attached_by = 0;   // merge that attached it to `parent`
     TimeMs created_at = 0;
     std::vector<PersonId> children;  // in merge order
     std::vector<uint32_t> own;       // indices into `identifiers`, ascending
@@ -143,8 +141,7 @@ struct IdentityGraph::State {
     ns_names.emplace_back(ns);
     ns_ids.emplace(std::string(ns), id);
     auto cap = options.max_per_namespace.find(ns);
-    ns_caps.push_back(cap == options.max_per_namespace.end() ? kUnlimited
-                                                             : std::max<int64_t>(cap->second, 0));
+    ns_caps.push_back(cap == options.max_per_namespace.end() ? kUnlimited : std::max<int64_t>(cap->second, 0));
     ns_claims.push_back(ns != kUserId && ns != kAnonymousId &&
                         std::find(options.claim_namespaces.begin(), options.claim_namespaces.end(), ns) !=
                             options.claim_namespaces.end());
@@ -207,19 +204,18 @@ struct IdentityGraph::State {
         for (uint32_t i : atoms[a].own) {
           if (identifiers[i].ns != ns) continue;
           if (!have.empty()) have += ", ";
-          have += pii ? pseudonymizer.HexDigest(kUserId, identifiers[i].id.value).substr(0, 12)
-                      : identifiers[i].id.value;
+          have +=
+              pii ? pseudonymizer.HexDigest(kUserId, identifiers[i].id.value).substr(0, 12) : identifiers[i].id.value;
         }
       });
       if (!have.empty()) {
-        return "person already has user_id " + have + "; user_id limit is " +
-               std::to_string(cap);
+        return "person already has user_id " + have + "; user_id limit is " + std::to_string(cap);
       }
     }
     const uint32_t existing = CountOf(atoms[root].counts, ns);
     if (!merging) return ns_names[ns] + " limit " + std::to_string(cap) + " reached";
-    return ns_names[ns] + " limit " + std::to_string(cap) + " would be exceeded (" +
-           std::to_string(existing) + " + " + std::to_string(adding) + ")";
+    return ns_names[ns] + " limit " + std::to_string(cap) + " would be exceeded (" + std::to_string(existing) + " + " +
+           std::to_string(adding) + ")";
   }
 
   // Empty if `other` may merge into `target`, else the rule it breaks.
@@ -257,14 +253,12 @@ struct IdentityGraph::State {
   }
 
   void PutMerge(uint64_t id, store::WriteBatch* batch) const {
-    batch->Put(store::Column::kMerges, store::Fixed64Key(id),
-               internal::EncodeMergeRecord(merges[id - 1]));
+    batch->Put(store::Column::kMerges, store::Fixed64Key(id), internal::EncodeMergeRecord(merges[id - 1]));
   }
 
   void PutMeta(store::WriteBatch* batch) {
     batch->Put(store::Column::kMeta, internal::kMetaNextPerson, store::Fixed64Key(atoms.size()));
-    batch->Put(store::Column::kMeta, internal::kMetaNextMerge,
-               store::Fixed64Key(merges.size() + 1));
+    batch->Put(store::Column::kMeta, internal::kMetaNextMerge, store::Fixed64Key(merges.size() + 1));
     if (!key_check_written) {
       batch->Put(store::Column::kMeta, internal::kMetaKeyCheck, KeyCheck());
       key_check_written = true;
@@ -311,16 +305,15 @@ struct IdentityGraph::State {
 
 namespace {
 
-absl::StatusOr<std::optional<std::string>> GetOptional(const store::KvStore& kv,
-                                                       store::Column c, std::string_view key) {
+absl::StatusOr<std::optional<std::string>> GetOptional(const store::KvStore& kv, store::Column c,
+                                                       std::string_view key) {
   absl::StatusOr<std::string> v = kv.Get(c, key);
   if (v.ok()) return std::optional<std::string>(std::move(*v));
   if (absl::IsNotFound(v.status())) return std::optional<std::string>();
   return Annotate(v.status(), "reading " + std::string(key));
 }
 
-absl::StatusOr<std::optional<uint64_t>> GetCounter(const store::KvStore& kv,
-                                                   std::string_view key) {
+absl::StatusOr<std::optional<uint64_t>> GetCounter(const store::KvStore& kv, std::string_view key) {
   ASSIGN_OR_RETURN(std::optional<std::string> v, GetOptional(kv, store::Column::kMeta, key));
   if (!v) return std::optional<uint64_t>();
   if (v->size() != 8) return Corrupt(std::string(key) + " is not 8 bytes");
@@ -330,10 +323,8 @@ absl::StatusOr<std::optional<uint64_t>> GetCounter(const store::KvStore& kv,
 }  // namespace
 
 absl::Status IdentityGraph::State::LoadFrom(const store::KvStore& store) {
-  ASSIGN_OR_RETURN(std::optional<uint64_t> next_person,
-                   GetCounter(store, internal::kMetaNextPerson));
-  ASSIGN_OR_RETURN(std::optional<uint64_t> next_merge,
-                   GetCounter(store, internal::kMetaNextMerge));
+  ASSIGN_OR_RETURN(std::optional<uint64_t> next_person, GetCounter(store, internal::kMetaNextPerson));
+  ASSIGN_OR_RETURN(std::optional<uint64_t> next_merge, GetCounter(store, internal::kMetaNextMerge));
   ASSIGN_OR_RETURN(std::optional<std::string> key_check,
                    GetOptional(store, store::Column::kMeta, internal::kMetaKeyCheck));
   if (key_check) {
@@ -358,8 +349,7 @@ absl::Status IdentityGraph::State::LoadFrom(const store::KvStore& store) {
       if (key.size() != 4) return Corrupt("person key of " + std::to_string(key.size()) + " bytes");
       const PersonId id = store::DecodeFixed32BE(key);
       if (id != atoms.size()) {
-        return Corrupt("person " + std::to_string(atoms.size()) + " missing (next key is " +
-                       std::to_string(id) + ")");
+        return Corrupt("person " + std::to_string(atoms.size()) + " missing (next key is " + std::to_string(id) + ")");
       }
       if (id == kNoPerson) return Corrupt("person id out of range");
       absl::StatusOr<internal::AtomRecord> rec = internal::DecodeAtomRecord(it->value());
@@ -377,8 +367,8 @@ absl::Status IdentityGraph::State::LoadFrom(const store::KvStore& store) {
     RETURN_IF_ERROR(Annotate(it->status(), "reading persons"));
   }
   if (next_person.value_or(0) != atoms.size()) {
-    return Corrupt("identity/next_person is " + std::to_string(next_person.value_or(0)) +
-                   " but " + std::to_string(atoms.size()) + " persons are stored");
+    return Corrupt("identity/next_person is " + std::to_string(next_person.value_or(0)) + " but " +
+                   std::to_string(atoms.size()) + " persons are stored");
   }
   const auto n = static_cast<PersonId>(atoms.size());
 
@@ -388,8 +378,8 @@ absl::Status IdentityGraph::State::LoadFrom(const store::KvStore& store) {
   std::vector<bool> seen(pending.size(), false);
   for (Pending& p : pending) {
     if (p.seq >= pending.size() || seen[p.seq]) {
-      return Corrupt("person " + std::to_string(p.atom) + " has identifier sequence " +
-                     std::to_string(p.seq) + " out of range or repeated");
+      return Corrupt("person " + std::to_string(p.atom) + " has identifier sequence " + std::to_string(p.seq) +
+                     " out of range or repeated");
     }
     if (p.id.ns.empty() || p.id.value.empty()) {
       return Corrupt("person " + std::to_string(p.atom) + " has an empty identifier");
@@ -412,20 +402,18 @@ absl::Status IdentityGraph::State::LoadFrom(const store::KvStore& store) {
       if (key.size() != 8) return Corrupt("merge key of " + std::to_string(key.size()) + " bytes");
       const uint64_t id = store::DecodeFixed64BE(key);
       if (id != merges.size() + 1) {
-        return Corrupt("merge " + std::to_string(merges.size() + 1) + " missing (next key is " +
-                       std::to_string(id) + ")");
+        return Corrupt("merge " + std::to_string(merges.size() + 1) + " missing (next key is " + std::to_string(id) +
+                       ")");
       }
       absl::StatusOr<MergeRecord> rec = internal::DecodeMergeRecord(id, it->value());
       if (!rec.ok()) return Annotate(rec.status(), "merge " + std::to_string(id));
-      const bool absorbed_ok = rec->absorbed < n || (rec->absorbed == kNoPerson &&
-                                                      rec->status == MergeStatus::kRefused);
+      const bool absorbed_ok =
+          rec->absorbed < n || (rec->absorbed == kNoPerson && rec->status == MergeStatus::kRefused);
       if (rec->survivor >= n || !absorbed_ok || rec->survivor == rec->absorbed) {
         return Corrupt("merge " + std::to_string(id) + " names unknown persons");
       }
       if (rec->status == MergeStatus::kRefused) {
-        refusals.emplace(RefusalKey{rec->survivor, rec->absorbed,
-                                    DigestOf(rec->via.ns, rec->via.value)},
-                         id);
+        refusals.emplace(RefusalKey{rec->survivor, rec->absorbed, DigestOf(rec->via.ns, rec->via.value)}, id);
       }
       atoms[rec->survivor].merges.push_back(id);
       if (rec->absorbed != kNoPerson) atoms[rec->absorbed].merges.push_back(id);
@@ -436,8 +424,8 @@ absl::Status IdentityGraph::State::LoadFrom(const store::KvStore& store) {
     RETURN_IF_ERROR(Annotate(it->status(), "reading merges"));
   }
   if (next_merge.value_or(1) != merges.size() + 1) {
-    return Corrupt("identity/next_merge is " + std::to_string(next_merge.value_or(1)) +
-                   " but " + std::to_string(merges.size()) + " merges are stored");
+    return Corrupt("identity/next_merge is " + std::to_string(next_merge.value_or(1)) + " but " +
+                   std::to_string(merges.size()) + " merges are stored");
   }
 
   // Tree edges must match the live merges exactly.
@@ -449,9 +437,8 @@ absl::Status IdentityGraph::State::LoadFrom(const store::KvStore& store) {
       continue;
     }
     const uint64_t m = atom.attached_by;
-    if (atom.parent >= n || m == 0 || m > merges.size() ||
-        merges[m - 1].status != MergeStatus::kMerged || merges[m - 1].survivor != atom.parent ||
-        merges[m - 1].absorbed != a) {
+    if (atom.parent >= n || m == 0 || m > merges.size() || merges[m - 1].status != MergeStatus::kMerged ||
+        merges[m - 1].survivor != atom.parent || merges[m - 1].absorbed != a) {
       return Corrupt("person " + std::to_string(a) + " has a parent without a matching merge");
     }
     edges.emplace_back(m, a);
@@ -502,8 +489,8 @@ absl::Status IdentityGraph::State::LoadFrom(const store::KvStore& store) {
     RETURN_IF_ERROR(Annotate(it->status(), "reading identity index"));
   }
   if (index.size() != identifiers.size()) {
-    return Corrupt("index has " + std::to_string(index.size()) + " entries for " +
-                   std::to_string(identifiers.size()) + " identifiers");
+    return Corrupt("index has " + std::to_string(index.size()) + " entries for " + std::to_string(identifiers.size()) +
+                   " identifiers");
   }
   return absl::OkStatus();
 }
@@ -525,8 +512,8 @@ absl::Status IdentityGraph::Load() {
 }
 
 absl::StatusOr<ResolveResult> IdentityGraph::Resolve(std::span<const Identifier> ids, TimeMs at,
-                                                     std::string_view reason,
-                                                     store::WriteBatch* batch, SourceTrust trust) {
+                                                     std::string_view reason, store::WriteBatch* batch,
+                                                     SourceTrust trust) {
   absl::InlinedVector<Digest, 8> digests(ids.size());
   for (size_t i = 0; i < ids.size(); ++i) state_->pseudonymizer.DigestInto(ids[i].ns, ids[i].value, digests[i]);
   return Resolve(ids, digests, at, reason, batch, trust);
@@ -534,8 +521,8 @@ absl::StatusOr<ResolveResult> IdentityGraph::Resolve(std::span<const Identifier>
 
 absl::StatusOr<ResolveResult> IdentityGraph::Resolve(std::span<const Identifier> ids,
                                                      std::span<const IdentifierDigest> digests, TimeMs at,
-                                                     std::string_view reason,
-                                                     store::WriteBatch* batch, SourceTrust trust) {
+                                                     std::string_view reason, store::WriteBatch* batch,
+                                                     SourceTrust trust) {
   if (ids.empty()) return absl::InvalidArgumentError("Resolve needs at least one identifier");
   if (batch == nullptr) return absl::InvalidArgumentError("Resolve needs a write batch");
   if (digests.size() != ids.size()) {
@@ -559,8 +546,7 @@ absl::StatusOr<ResolveResult> IdentityGraph::Resolve(std::span<const Identifier>
     if (id.value.empty()) {
       return absl::InvalidArgumentError("identifier '" + id.ns + "' has an empty value");
     }
-    Item item{&id, digests[i], kNoPerson,
-              trust == SourceTrust::kClient && s.ns_claims[s.Intern(id.ns)]};
+    Item item{&id, digests[i], kNoPerson, trust == SourceTrust::kClient && s.ns_claims[s.Intern(id.ns)]};
     for (const Item& other : items) {
       if (other.digest == item.digest) return absl::OkStatus();  // repeated in this call
     }
@@ -656,8 +642,7 @@ absl::StatusOr<ResolveResult> IdentityGraph::Resolve(std::span<const Identifier>
     for (const Item& item : items) {
       if (item.atom == kNoPerson || item.claim) continue;
       const PersonId other = s.atoms[item.atom].root;
-      if (other == target ||
-          std::find(refused_roots.begin(), refused_roots.end(), other) != refused_roots.end()) {
+      if (other == target || std::find(refused_roots.begin(), refused_roots.end(), other) != refused_roots.end()) {
         continue;
       }
       std::string why = s.CheckMerge(target, other);
@@ -671,8 +656,7 @@ absl::StatusOr<ResolveResult> IdentityGraph::Resolve(std::span<const Identifier>
       // to be them.
       PersonId survivor = target;
       PersonId absorbed = other;
-      if (CountOf(s.atoms[other].counts, s.user_id_ns) > 0 &&
-          CountOf(s.atoms[target].counts, s.user_id_ns) == 0) {
+      if (CountOf(s.atoms[other].counts, s.user_id_ns) > 0 && CountOf(s.atoms[target].counts, s.user_id_ns) == 0) {
         std::swap(survivor, absorbed);
       }
       MergeRecord r;
@@ -729,8 +713,7 @@ absl::StatusOr<ResolveResult> IdentityGraph::Resolve(std::span<const Identifier>
     t.own.push_back(seq);
     AddCount(t.counts, ns, 1);
     s.index.emplace(item.digest, target);
-    batch->Put(store::Column::kIdentities, internal::IdentityKey(item.id->ns, item.digest),
-               store::Fixed32Key(target));
+    batch->Put(store::Column::kIdentities, internal::IdentityKey(item.id->ns, item.digest), store::Fixed32Key(target));
     mark(target);
     if (s.claims_held > 0) s.DropClaim(target, *item.id, mark);
   }
@@ -757,13 +740,9 @@ absl::StatusOr<PersonId> IdentityGraph::Find(const Identifier& id) const {
   return s.atoms[it->second].root;
 }
 
-PersonId IdentityGraph::Root(PersonId atom) const {
-  return Exists(atom) ? state_->atoms[atom].root : kNoPerson;
-}
+PersonId IdentityGraph::Root(PersonId atom) const { return Exists(atom) ? state_->atoms[atom].root : kNoPerson; }
 
-bool IdentityGraph::IsRoot(PersonId atom) const {
-  return Exists(atom) && state_->atoms[atom].parent == kNoPerson;
-}
+bool IdentityGraph::IsRoot(PersonId atom) const { return Exists(atom) && state_->atoms[atom].parent == kNoPerson; }
 
 bool IdentityGraph::Exists(PersonId atom) const { return atom < state_->atoms.size(); }
 
@@ -778,7 +757,8 @@ std::vector<Claim> IdentityGraph::Claims(PersonId root) const {
   const State& s = *state_;
   std::vector<Claim> out;
   if (!Exists(root)) return out;
-  s.ForEachInSubtree(root, [&](PersonId a) { out.insert(out.end(), s.atoms[a].claims.begin(), s.atoms[a].claims.end()); });
+  s.ForEachInSubtree(root,
+                     [&](PersonId a) { out.insert(out.end(), s.atoms[a].claims.begin(), s.atoms[a].claims.end()); });
   std::stable_sort(out.begin(), out.end(), [](const Claim& a, const Claim& b) { return a.at < b.at; });
   return out;
 }
@@ -788,9 +768,7 @@ std::vector<Identifier> IdentityGraph::Identities(PersonId root) const {
   std::vector<Identifier> out;
   if (!Exists(root)) return out;
   std::vector<uint32_t> seqs;
-  s.ForEachInSubtree(root, [&](PersonId a) {
-    seqs.insert(seqs.end(), s.atoms[a].own.begin(), s.atoms[a].own.end());
-  });
+  s.ForEachInSubtree(root, [&](PersonId a) { seqs.insert(seqs.end(), s.atoms[a].own.begin(), s.atoms[a].own.end()); });
   std::sort(seqs.begin(), seqs.end());
   out.reserve(seqs.size());
   for (uint32_t i : seqs) out.push_back(s.identifiers[i].id);
@@ -802,9 +780,8 @@ std::vector<MergeRecord> IdentityGraph::MergesOf(PersonId root) const {
   std::vector<MergeRecord> out;
   if (!Exists(root)) return out;
   std::vector<uint64_t> ids;
-  s.ForEachInSubtree(root, [&](PersonId a) {
-    ids.insert(ids.end(), s.atoms[a].merges.begin(), s.atoms[a].merges.end());
-  });
+  s.ForEachInSubtree(root,
+                     [&](PersonId a) { ids.insert(ids.end(), s.atoms[a].merges.begin(), s.atoms[a].merges.end()); });
   std::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   out.reserve(ids.size());
@@ -819,8 +796,7 @@ absl::StatusOr<MergeRecord> IdentityGraph::GetMerge(uint64_t id) const {
   return state_->merges[id - 1];
 }
 
-absl::StatusOr<UndoResult> IdentityGraph::UndoMerge(uint64_t id, TimeMs at,
-                                                    store::WriteBatch* batch) {
+absl::StatusOr<UndoResult> IdentityGraph::UndoMerge(uint64_t id, TimeMs at, store::WriteBatch* batch) {
   if (batch == nullptr) return absl::InvalidArgumentError("UndoMerge needs a write batch");
   State& s = *state_;
   if (id == 0 || id > s.merges.size()) {
@@ -828,17 +804,14 @@ absl::StatusOr<UndoResult> IdentityGraph::UndoMerge(uint64_t id, TimeMs at,
   }
   MergeRecord& m = s.merges[id - 1];
   if (m.status == MergeStatus::kRefused) {
-    return absl::FailedPreconditionError("merge " + std::to_string(id) +
-                                         " was refused; there is nothing to undo");
+    return absl::FailedPreconditionError("merge " + std::to_string(id) + " was refused; there is nothing to undo");
   }
   if (m.status == MergeStatus::kUndone) {
     return absl::FailedPreconditionError("merge " + std::to_string(id) + " is already undone");
   }
   const PersonId absorbed = m.absorbed;
-  if (absorbed >= s.atoms.size() || s.atoms[absorbed].parent != m.survivor ||
-      s.atoms[absorbed].attached_by != id) {
-    return absl::FailedPreconditionError("merge " + std::to_string(id) +
-                                         ": person " + std::to_string(absorbed) +
+  if (absorbed >= s.atoms.size() || s.atoms[absorbed].parent != m.survivor || s.atoms[absorbed].attached_by != id) {
+    return absl::FailedPreconditionError("merge " + std::to_string(id) + ": person " + std::to_string(absorbed) +
                                          " is no longer attached by it");
   }
 

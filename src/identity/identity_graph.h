@@ -57,17 +57,17 @@ struct MergeRecord {
   PersonId absorbed = kNoPerson;  // root that was absorbed (or would have been)
   TimeMs at = 0;
   TimeMs undone_at = 0;
-  std::string reason;             // what linked them: "identify", "alias", "track", ...
-  Identifier via;                 // the identifier that linked them
-  std::string detail;             // for refusals: which rule, e.g. "user_id limit 1"
+  std::string reason;  // what linked them: "identify", "alias", "track", ...
+  Identifier via;      // the identifier that linked them
+  std::string detail;  // for refusals: which rule, e.g. "user_id limit 1"
 };
 
 struct ResolveResult {
-  PersonId person = kNoPerson;           // root the event is attributed to
-  bool created = false;                  // a new person was created for it
-  std::vector<uint64_t> merges;          // ids of merges performed
-  std::vector<uint64_t> refusals;        // ids of refused links (merge log entries)
-  std::vector<PersonId> absorbed;        // roots that stopped being roots
+  PersonId person = kNoPerson;     // root the event is attributed to
+  bool created = false;            // a new person was created for it
+  std::vector<uint64_t> merges;    // ids of merges performed
+  std::vector<uint64_t> refusals;  // ids of refused links (merge log entries)
+  std::vector<PersonId> absorbed;  // roots that stopped being roots
 };
 
 struct UndoResult {
@@ -118,16 +118,14 @@ class IdentityGraph {
   // An identifier repeated within `ids` counts once. InvalidArgument for an
   // empty `ids` or an identifier with an empty namespace or value; nothing
   // changes then.
-  absl::StatusOr<ResolveResult> Resolve(std::span<const Identifier> ids, TimeMs at,
-                                        std::string_view reason, store::WriteBatch* batch,
-                                        SourceTrust trust = SourceTrust::kServer);
+  absl::StatusOr<ResolveResult> Resolve(std::span<const Identifier> ids, TimeMs at, std::string_view reason,
+                                        store::WriteBatch* batch, SourceTrust trust = SourceTrust::kServer);
   // The same, with `digests[i]` the pseudonym of `ids[i]` computed
   // beforehand by a copy of pseudonymizer() (e.g. on the thread that parsed
   // the event, so that the graph's single writer does not hash).
   // InvalidArgument when the two spans differ in length.
-  absl::StatusOr<ResolveResult> Resolve(std::span<const Identifier> ids,
-                                        std::span<const IdentifierDigest> digests, TimeMs at,
-                                        std::string_view reason, store::WriteBatch* batch,
+  absl::StatusOr<ResolveResult> Resolve(std::span<const Identifier> ids, std::span<const IdentifierDigest> digests,
+                                        TimeMs at, std::string_view reason, store::WriteBatch* batch,
                                         SourceTrust trust = SourceTrust::kServer);
 
   // The root person holding `id` (normalised), or NotFound;

@@ -18,8 +18,7 @@ IdentityOptions BenchOptions() {
 
 std::vector<Identifier> EventIds(uint64_t i) {
   const std::string n = std::to_string(i);
-  return {Identifier{"anonymous_id", "anon-7f3c9a2e-" + n},
-          Identifier{"device_id", "dev-0a1b2c3d4e5f-" + n},
+  return {Identifier{"anonymous_id", "anon-7f3c9a2e-" + n}, Identifier{"device_id", "dev-0a1b2c3d4e5f-" + n},
           Identifier{"user_id", "user-" + n}};
 }
 

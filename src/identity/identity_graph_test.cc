@@ -168,8 +168,7 @@ TEST_F(IdentityGraphTest, SharedEmailMergesTwoPersons) {
   EXPECT_FALSE(graph_.IsRoot(p0.person));
   EXPECT_EQ(FindOrDie(Anon("a1")), p1.person);
   EXPECT_EQ(graph_.Members(p1.person), (std::vector<PersonId>{p1.person, p0.person}));
-  EXPECT_EQ(graph_.Identities(p1.person),
-            (std::vector<Identifier>{Anon("a1"), Email("li@x.com"), Anon("a2")}));
+  EXPECT_EQ(graph_.Identities(p1.person), (std::vector<Identifier>{Anon("a1"), Email("li@x.com"), Anon("a2")}));
   EXPECT_EQ(graph_.person_count(), 1u);
   EXPECT_EQ(graph_.merge_count(), 1u);
 
@@ -291,8 +290,7 @@ TEST(IdentityGraphCapTest, DeviceCapRefusesAttachAndMerge) {
   ASSERT_TRUE(r3.ok());
   EXPECT_TRUE(r3->merges.empty());
   ASSERT_EQ(r3->refusals.size(), 1u);
-  EXPECT_EQ(graph.GetMerge(r3->refusals[0])->detail,
-            "device_id limit 2 would be exceeded (2 + 1)");
+  EXPECT_EQ(graph.GetMerge(r3->refusals[0])->detail, "device_id limit 2 would be exceeded (2 + 1)");
   EXPECT_EQ(graph.person_count(), 2u);
   EXPECT_EQ(graph.refusal_count(), 2u);
 }
@@ -340,8 +338,7 @@ TEST_F(IdentityGraphTest, UndoErrors) {
   store::WriteBatch batch;
   EXPECT_TRUE(absl::IsNotFound(graph_.UndoMerge(0, 1, &batch).status()));
   EXPECT_TRUE(absl::IsNotFound(graph_.UndoMerge(99, 1, &batch).status()));
-  EXPECT_TRUE(
-      absl::IsFailedPrecondition(graph_.UndoMerge(refused.refusals[0], 1, &batch).status()));
+  EXPECT_TRUE(absl::IsFailedPrecondition(graph_.UndoMerge(refused.refusals[0], 1, &batch).status()));
   EXPECT_TRUE(batch.empty());
   Undo(merged.merges[0]);
   EXPECT_TRUE(absl::IsFailedPrecondition(graph_.UndoMerge(merged.merges[0], 1, &batch).status()));
@@ -409,10 +406,8 @@ TEST_F(NestedUndoTest, MergesOfCoversTheWholeTree) {
 
 // Every observable fact about `g`, for comparing a graph with its reload.
 std::string Describe(const IdentityGraph& g) {
-  std::string out = "persons=" + std::to_string(g.person_count()) +
-                    " atoms=" + std::to_string(g.atom_count()) +
-                    " ids=" + std::to_string(g.identity_count()) +
-                    " merges=" + std::to_string(g.merge_count()) +
+  std::string out = "persons=" + std::to_string(g.person_count()) + " atoms=" + std::to_string(g.atom_count()) +
+                    " ids=" + std::to_string(g.identity_count()) + " merges=" + std::to_string(g.merge_count()) +
                     " refusals=" + std::to_string(g.refusal_count()) + "\n";
   for (PersonId p = 0; p < g.atom_count(); ++p) {
     out += std::to_string(p) + " root=" + std::to_string(g.Root(p)) + " members=";
@@ -424,9 +419,8 @@ std::string Describe(const IdentityGraph& g) {
     out += " log=";
     for (const MergeRecord& m : g.MergesOf(p)) {
       out += std::to_string(m.id) + "/" + std::to_string(static_cast<int>(m.status)) + "/" +
-             std::to_string(m.survivor) + "/" + std::to_string(m.absorbed) + "/" +
-             std::to_string(m.at) + "/" + std::to_string(m.undone_at) + "/" + m.reason + "/" +
-             m.via.ns + "=" + m.via.value + "/" + m.detail + ",";
+             std::to_string(m.survivor) + "/" + std::to_string(m.absorbed) + "/" + std::to_string(m.at) + "/" +
+             std::to_string(m.undone_at) + "/" + m.reason + "/" + m.via.ns + "=" + m.via.value + "/" + m.detail + ",";
     }
     out += "\n";
   }

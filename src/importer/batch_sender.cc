@@ -4,8 +4,8 @@
 #include <chrono>
 #include <utility>
 
-#include "nlohmann/json.hpp"
 #include "importer/internal/strings.h"
+#include "nlohmann/json.hpp"
 
 namespace facet::importer {
 namespace {
@@ -81,9 +81,8 @@ void BatchSender::Add(RowEvent event) {
     return;
   }
   size_t bytes = event.json.size() + 1;
-  if (!current_.events.empty() &&
-      (current_.events.size() >= options_.batch_size ||
-       current_.bytes + bytes + kBodyOverhead > options_.max_batch_bytes)) {
+  if (!current_.events.empty() && (current_.events.size() >= options_.batch_size ||
+                                   current_.bytes + bytes + kBodyOverhead > options_.max_batch_bytes)) {
     FlushCurrent();
   }
   current_.bytes += bytes;
@@ -149,8 +148,7 @@ void BatchSender::RejectAll(const std::vector<RowEvent>& events, std::string_vie
   for (const RowEvent& e : events) ledger_.Rejected(e.rows, reason, e.raw);
 }
 
-void BatchSender::Send(std::vector<RowEvent> events,
-                       std::unique_ptr<client::HttpClient>& client) {
+void BatchSender::Send(std::vector<RowEvent> events, std::unique_ptr<client::HttpClient>& client) {
   if (events.empty()) return;
   client::HttpRequest request;
   request.method = "POST";
@@ -208,15 +206,13 @@ void BatchSender::Send(std::vector<RowEvent> events,
           return;
         }
         if (code == 401 || code == 403) {
-          std::string message = internal::Cat("the server refused the write key (HTTP ", code,
-                                             "): ", ErrorMessage(reply->body));
-          Abort(code == 401 ? absl::UnauthenticatedError(message)
-                            : absl::PermissionDeniedError(message));
+          std::string message =
+              internal::Cat("the server refused the write key (HTTP ", code, "): ", ErrorMessage(reply->body));
+          Abort(code == 401 ? absl::UnauthenticatedError(message) : absl::PermissionDeniedError(message));
           RejectAll(events, internal::Cat("not sent: ", AbortReason()));
           return;
         }
-        std::string message = internal::Cat("POST /v1/batch answered HTTP ", code, ": ",
-                                           ErrorMessage(reply->body));
+        std::string message = internal::Cat("POST /v1/batch answered HTTP ", code, ": ", ErrorMessage(reply->body));
         if (code != 429 && code < 500) {
           Abort(absl::FailedPreconditionError(message));
           RejectAll(events, internal::Cat("not sent: ", AbortReason()));
@@ -226,8 +222,8 @@ void BatchSender::Send(std::vector<RowEvent> events,
       }
     }
     if (attempt >= options_.max_attempts) {
-      Abort(absl::UnavailableError(internal::Cat("a batch failed ", attempt,
-                                                " times in a row, last: ", last.message())));
+      Abort(
+          absl::UnavailableError(internal::Cat("a batch failed ", attempt, " times in a row, last: ", last.message())));
       RejectAll(events, internal::Cat("not sent: ", AbortReason()));
       return;
     }

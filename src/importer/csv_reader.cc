@@ -19,8 +19,7 @@ bool IsBlank(char c) { return c == ' ' || c == '\t'; }
 CsvReader::CsvReader(std::unique_ptr<ByteSource> source, CsvOptions options)
     : source_(std::move(source)), options_(std::move(options)) {}
 
-absl::StatusOr<std::unique_ptr<CsvReader>> CsvReader::Open(std::unique_ptr<ByteSource> source,
-                                                           CsvOptions options) {
+absl::StatusOr<std::unique_ptr<CsvReader>> CsvReader::Open(std::unique_ptr<ByteSource> source, CsvOptions options) {
   std::unique_ptr<CsvReader> reader(new CsvReader(std::move(source), std::move(options)));
   // Skip a UTF-8 byte-order mark.
   while (reader->buf_.size() < 3 && !reader->eof_) {
@@ -75,8 +74,8 @@ absl::StatusOr<bool> CsvReader::Fill() {
   return *got > 0;
 }
 
-absl::StatusOr<bool> CsvReader::ReadRecord(std::vector<std::string>* fields, std::string* raw,
-                                           int64_t* line, std::string* error) {
+absl::StatusOr<bool> CsvReader::ReadRecord(std::vector<std::string>* fields, std::string* raw, int64_t* line,
+                                           std::string* error) {
   fields->clear();
   raw->clear();
   error->clear();
@@ -120,7 +119,7 @@ absl::StatusOr<bool> CsvReader::ReadRecord(std::vector<std::string>* fields, std
       if (!more) {
         if (in_quotes) {
           *error = internal::Cat("the quoted field that starts on line ", quote_line,
-                                " is not closed before the end of the input");
+                                 " is not closed before the end of the input");
         }
         break;
       }
@@ -195,9 +194,8 @@ absl::StatusOr<bool> CsvReader::Next(Record* out) {
   ASSIGN_OR_RETURN(bool found, ReadRecord(&out->fields, &out->raw, &out->line, &out->error));
   if (!found) return false;
   if (out->error.empty() && out->fields.size() != columns_.size()) {
-    out->error = internal::Cat("has ", out->fields.size(), " field",
-                              out->fields.size() == 1 ? "" : "s", ", the header has ",
-                              columns_.size());
+    out->error = internal::Cat("has ", out->fields.size(), " field", out->fields.size() == 1 ? "" : "s",
+                               ", the header has ", columns_.size());
   }
   if (!out->error.empty()) out->fields.resize(columns_.size());
   return true;

@@ -35,8 +35,7 @@ class CsvReader final : public RecordReader {
   // Reads the header row, if any. InvalidArgument when there is neither a
   // header nor `columns`, when the input has no header row, or when a column
   // name is empty or repeated; the source's error if reading fails.
-  static absl::StatusOr<std::unique_ptr<CsvReader>> Open(std::unique_ptr<ByteSource> source,
-                                                         CsvOptions options);
+  static absl::StatusOr<std::unique_ptr<CsvReader>> Open(std::unique_ptr<ByteSource> source, CsvOptions options);
 
   // A record whose number of fields differs from the header's, or whose
   // quoted field is not closed before the end of the input, is returned with
@@ -49,8 +48,8 @@ class CsvReader final : public RecordReader {
  private:
   CsvReader(std::unique_ptr<ByteSource> source, CsvOptions options);
   // Splits the next non-blank record into `fields`. False at the end.
-  absl::StatusOr<bool> ReadRecord(std::vector<std::string>* fields, std::string* raw,
-                                  int64_t* line, std::string* error);
+  absl::StatusOr<bool> ReadRecord(std::vector<std::string>* fields, std::string* raw, int64_t* line,
+                                  std::string* error);
   // Makes at least one more byte available; false at the end of input.
   absl::StatusOr<bool> Fill();
 

@@ -33,8 +33,7 @@ class TrickleSource final : public ByteSource {
 
 std::string GzipBytes(const std::string& data) {
   z_stream zs{};
-  EXPECT_EQ(deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY),
-            Z_OK);
+  EXPECT_EQ(deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
   std::string out(deflateBound(&zs, data.size()) + 32, '\0');
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
   zs.avail_in = static_cast<uInt>(data.size());
@@ -69,8 +68,7 @@ std::vector<Record> ReadText(const std::string& text, CsvOptions options = {}) {
 
 TEST(CsvReaderTest, ReadsHeaderAndRowsWithLineNumbers) {
   std::vector<std::string> columns;
-  std::vector<Record> rows =
-      ReadAll(MemorySource("a,b,c\n1,2,3\n4,,6\n"), {}, &columns);
+  std::vector<Record> rows = ReadAll(MemorySource("a,b,c\n1,2,3\n4,,6\n"), {}, &columns);
   EXPECT_EQ(columns, (std::vector<std::string>{"a", "b", "c"}));
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[0].fields, (std::vector<std::string>{"1", "2", "3"}));
@@ -145,8 +143,7 @@ TEST(CsvReaderTest, WhitespaceSeparatedLikeCdnow) {
       " 00002 19970112  1   12.00\r\n";
   std::vector<std::string> columns;
   std::vector<Record> rows = ReadAll(MemorySource(text), {.whitespace = true}, &columns);
-  EXPECT_EQ(columns,
-            (std::vector<std::string>{"customer_id", "date", "number_of_cds", "dollar_value"}));
+  EXPECT_EQ(columns, (std::vector<std::string>{"customer_id", "date", "number_of_cds", "dollar_value"}));
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[0].fields, (std::vector<std::string>{"00001", "19970101", "1", "11.77"}));
   EXPECT_EQ(rows[1].line, 4);
@@ -155,8 +152,7 @@ TEST(CsvReaderTest, WhitespaceSeparatedLikeCdnow) {
 TEST(CsvReaderTest, ColumnNamesWithoutHeader) {
   std::vector<std::string> columns;
   std::vector<Record> rows = ReadAll(MemorySource("1 19970101\n2 19970102\n"),
-                                     {.whitespace = true, .header = false, .columns = {"id", "d"}},
-                                     &columns);
+                                     {.whitespace = true, .header = false, .columns = {"id", "d"}}, &columns);
   EXPECT_EQ(columns, (std::vector<std::string>{"id", "d"}));
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[0].line, 1);
@@ -176,13 +172,11 @@ TEST(CsvReaderTest, UnclosedQuoteIsReportedWithItsLine) {
   std::vector<Record> rows = ReadText("a,b\n1,2\n3,\"open\n4,5\n");
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[1].line, 3);
-  EXPECT_EQ(rows[1].error,
-            "the quoted field that starts on line 3 is not closed before the end of the input");
+  EXPECT_EQ(rows[1].error, "the quoted field that starts on line 3 is not closed before the end of the input");
 }
 
 TEST(CsvReaderTest, HeaderErrors) {
-  EXPECT_EQ(CsvReader::Open(MemorySource(""), {}).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CsvReader::Open(MemorySource(""), {}).status().code(), absl::StatusCode::kInvalidArgument);
   absl::Status dup = CsvReader::Open(MemorySource("a,b,a\n"), {}).status();
   EXPECT_EQ(dup.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(std::string(dup.message()).find("\"a\" appears twice"), std::string::npos) << dup;

@@ -3,8 +3,8 @@
 #include <sys/stat.h>
 
 #include <atomic>
-#include <cstdio>
 #include <chrono>
+#include <cstdio>
 #include <optional>
 #include <utility>
 
@@ -13,12 +13,12 @@
 #include "importer/batch_sender.h"
 #include "importer/csv_reader.h"
 #include "importer/input_file.h"
+#include "importer/internal/strings.h"
 #include "importer/ledger.h"
 #include "importer/mapping.h"
 #include "importer/ndjson_reader.h"
 #include "importer/progress.h"
 #include "importer/row_transform.h"
-#include "importer/internal/strings.h"
 
 namespace facet::importer {
 namespace {
@@ -37,8 +37,7 @@ struct Input {
   std::optional<RowTransformer> transformer;
 };
 
-absl::StatusOr<Input> OpenInput(const std::string& path, const Mapping& mapping,
-                                const ImportOptions& options) {
+absl::StatusOr<Input> OpenInput(const std::string& path, const Mapping& mapping, const ImportOptions& options) {
   Input in;
   in.path = path;
   in.name = path == "-" ? "stdin" : InputBaseName(path);
@@ -48,26 +47,25 @@ absl::StatusOr<Input> OpenInput(const std::string& path, const Mapping& mapping,
     format = IsNdjsonName(in.name) ? InputFormat::kNdjson : InputFormat::kCsv;
   }
   if (format == InputFormat::kNdjson) {
-    ASSIGN_OR_RETURN(in.reader,
-                     NdjsonReader::Open(std::move(source), mapping.ReferencedColumns()));
+    ASSIGN_OR_RETURN(in.reader, NdjsonReader::Open(std::move(source), mapping.ReferencedColumns()));
   } else {
     CsvOptions csv;
     csv.whitespace = mapping.whitespace_separated;
-    csv.delimiter = mapping.delimiter.value_or(
-        internal::EndsWith(internal::ToLower(in.name), ".tsv") ? '\t' : ',');
+    csv.delimiter = mapping.delimiter.value_or(internal::EndsWith(internal::ToLower(in.name), ".tsv") ? '\t' : ',');
     csv.header = mapping.has_header;
     csv.columns = mapping.columns;
     absl::StatusOr<std::unique_ptr<CsvReader>> reader = CsvReader::Open(std::move(source), csv);
     if (!reader.ok()) return Annotate(reader.status(), path);
     in.reader = std::move(*reader);
   }
-  absl::StatusOr<RowTransformer> t = RowTransformer::Create(
-      mapping, in.reader->columns(), {.input_name = in.name,
-       .max_event_bytes = options.max_event_bytes,
-       .id_key = options.id_key.empty() ? options.write_key : options.id_key});
+  absl::StatusOr<RowTransformer> t =
+      RowTransformer::Create(mapping, in.reader->columns(),
+                             {.input_name = in.name,
+                              .max_event_bytes = options.max_event_bytes,
+                              .id_key = options.id_key.empty() ? options.write_key : options.id_key});
   if (!t.ok()) {
-    return absl::Status(t.status().code(), internal::Cat(path, ": mapping ", mapping.source_name,
-                                                        ": ", t.status().message()));
+    return absl::Status(t.status().code(),
+                        internal::Cat(path, ": mapping ", mapping.source_name, ": ", t.status().message()));
   }
   in.transformer.emplace(std::move(*t));
   return in;
@@ -103,8 +101,7 @@ void PrintSummary(std::FILE* out, const ImportSummary& s) {
   row("events_quarantined", s.events_quarantined);
   row("items_omitted", s.items_omitted);
   std::fprintf(out, "  %-20s %12.2f\n", "seconds", s.seconds);
-  row("rows_per_second",
-      s.seconds > 0 ? static_cast<uint64_t>(static_cast<double>(s.rows_read) / s.seconds) : 0);
+  row("rows_per_second", s.seconds > 0 ? static_cast<uint64_t>(static_cast<double>(s.rows_read) / s.seconds) : 0);
   if (!s.reject_path.empty()) {
     std::fprintf(out, "rejected rows are listed in %s\n", s.reject_path.c_str());
   }
@@ -117,8 +114,7 @@ absl::StatusOr<ImportSummary> RunImport(const ImportOptions& options) {
   return RunImport(options, ImportEnvironment{});
 }
 
-absl::StatusOr<ImportSummary> RunImport(const ImportOptions& options,
-                                        const ImportEnvironment& env) {
+absl::StatusOr<ImportSummary> RunImport(const ImportOptions& options, const ImportEnvironment& env) {
   const auto start = std::chrono::steady_clock::now();
   RETURN_IF_ERROR(CheckOptions(options));
   ASSIGN_OR_RETURN(Mapping mapping, LoadMapping(options.mapping_path));
@@ -177,8 +173,7 @@ absl::StatusOr<ImportSummary> RunImport(const ImportOptions& options,
     s.rows_done = ledger.rows_imported() + ledger.rows_rejected();
     s.reading_done = reading_done.load();
     if (sizes_known && total_bytes > 0) {
-      s.input_fraction =
-          std::min(1.0, static_cast<double>(bytes_read.load()) / static_cast<double>(total_bytes));
+      s.input_fraction = std::min(1.0, static_cast<double>(bytes_read.load()) / static_cast<double>(total_bytes));
     }
     return s;
   });
@@ -222,8 +217,7 @@ absl::StatusOr<ImportSummary> RunImport(const ImportOptions& options,
 
   if (grouper) {
     if (read_status.ok()) {
-      grouper->Finish([&](RowEvent e) { sender.Add(std::move(e)); },
-                      [&](Rejection r) { ledger.Rejected(r); });
+      grouper->Finish([&](RowEvent e) { sender.Add(std::move(e)); }, [&](Rejection r) { ledger.Rejected(r); });
     } else {
       // A partly read input: its groups may be incomplete, so none is sent.
       std::string why = internal::Cat("not sent: the import stopped: ", read_status.message());
@@ -246,8 +240,7 @@ absl::StatusOr<ImportSummary> RunImport(const ImportOptions& options,
   summary.events_quarantined = c.events_quarantined.load();
   summary.items_omitted = c.items_omitted.load();
   summary.reject_path = ledger.reject_path_written();
-  summary.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   PrintSummary(env.summary, summary);
 
   RETURN_IF_ERROR(read_status);

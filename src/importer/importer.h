@@ -90,11 +90,10 @@ absl::StatusOr<ImportSummary> RunImport(const ImportOptions& options);
 // Where an import connects and writes; tests substitute a fake server.
 struct ImportEnvironment {
   using Connector = std::function<absl::StatusOr<std::unique_ptr<client::HttpClient>>()>;
-  Connector connect;  // default: client::HttpClient::Connect(options.url)
+  Connector connect;            // default: client::HttpClient::Connect(options.url)
   std::FILE* summary = stdout;  // nullptr: do not print
   std::FILE* progress = stderr;
 };
-absl::StatusOr<ImportSummary> RunImport(const ImportOptions& options,
-                                        const ImportEnvironment& env);
+absl::StatusOr<ImportSummary> RunImport(const ImportOptions& options, const ImportEnvironment& env);
 
 }  // namespace facet::importer

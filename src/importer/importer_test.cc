@@ -44,9 +44,8 @@ class FakeServer {
     for (size_t i = 0; i < doc["batch"].size(); ++i) {
       const json& e = doc["batch"][i];
       if (e.value("userId", "") == "bad") {
-        quarantined.push_back({{"index", i},
-                               {"field", "batch[" + std::to_string(i) + "].userId"},
-                               {"error", "bad user"}});
+        quarantined.push_back(
+            {{"index", i}, {"field", "batch[" + std::to_string(i) + "].userId"}, {"error", "bad user"}});
         continue;
       }
       if (stored_.insert(e["messageId"].get<std::string>()).second) {
@@ -56,10 +55,7 @@ class FakeServer {
         ++duplicates;
       }
     }
-    json reply = {{"success", true},
-                  {"accepted", accepted},
-                  {"duplicates", duplicates},
-                  {"quarantined", quarantined}};
+    json reply = {{"success", true}, {"accepted", accepted}, {"duplicates", duplicates}, {"quarantined", quarantined}};
     return {200, reply.dump(), {}};
   }
 
@@ -173,8 +169,7 @@ TEST_F(ImporterTest, ImportsRowsRejectsBadOnesAndDeduplicatesOnReRun) {
   EXPECT_EQ(s->events_sent, 4u);
   EXPECT_EQ(s->events_accepted, 4u);
   EXPECT_EQ(s->reject_path, options_.reject_path);
-  EXPECT_EQ(Read(options_.reject_path),
-            "line,reason,raw\n3,\"age: \"\"abc\"\" is not an integer\",\"u2,abc\"\n");
+  EXPECT_EQ(Read(options_.reject_path), "line,reason,raw\n3,\"age: \"\"abc\"\" is not an integer\",\"u2,abc\"\n");
   EXPECT_EQ(server_.auth(), client::BasicAuth("wk", ""));
   ASSERT_EQ(server_.events().size(), 4u);
   EXPECT_EQ(server_.events()[0]["properties"]["age"], 30);
@@ -182,8 +177,7 @@ TEST_F(ImporterTest, ImportsRowsRejectsBadOnesAndDeduplicatesOnReRun) {
   // The second run fixes nothing, so its reject file says the same.
   absl::StatusOr<ImportSummary> again = RunImport(options_, env_);
   ASSERT_TRUE(again.ok());
-  EXPECT_EQ(Read(options_.reject_path),
-            "line,reason,raw\n3,\"age: \"\"abc\"\" is not an integer\",\"u2,abc\"\n");
+  EXPECT_EQ(Read(options_.reject_path), "line,reason,raw\n3,\"age: \"\"abc\"\" is not an integer\",\"u2,abc\"\n");
   EXPECT_EQ(again->events_accepted, 0u);
   EXPECT_EQ(again->events_duplicate, 4u);
   EXPECT_EQ(again->rows_imported, 4u);
@@ -208,8 +202,7 @@ TEST_F(ImporterTest, ServerQuarantineRejectsTheRowsWithTheServersReason) {
   EXPECT_EQ(s->rows_imported, 2u);
   EXPECT_EQ(s->rows_rejected, 1u);
   EXPECT_EQ(s->events_quarantined, 1u);
-  EXPECT_EQ(Read(options_.reject_path),
-            "line,reason,raw\n3,refused by the server: userId: bad user,\"bad,2\"\n");
+  EXPECT_EQ(Read(options_.reject_path), "line,reason,raw\n3,refused by the server: userId: bad user,\"bad,2\"\n");
 }
 
 TEST_F(ImporterTest, RetriesServerErrorsAndLostConnections) {
@@ -241,8 +234,7 @@ TEST_F(ImporterTest, GivesUpAfterMaxAttemptsAndAccountsForEveryRow) {
   EXPECT_NE(text.find("rows_read                       3"), std::string::npos) << text;
   EXPECT_NE(text.find("rows_rejected                   3"), std::string::npos) << text;
   std::string rejects = Read(options_.reject_path);
-  EXPECT_NE(rejects.find("2,\"not sent: the import stopped: a batch failed 3 times in a row"),
-            std::string::npos)
+  EXPECT_NE(rejects.find("2,\"not sent: the import stopped: a batch failed 3 times in a row"), std::string::npos)
       << rejects;
 }
 
@@ -252,8 +244,7 @@ TEST_F(ImporterTest, RefusedWriteKeyStopsTheImport) {
   server_.Force(401, R"({"error":"unknown write key"})");
   absl::StatusOr<ImportSummary> s = RunImport(options_, env_);
   EXPECT_EQ(s.status().code(), absl::StatusCode::kUnauthenticated);
-  EXPECT_EQ(std::string(s.status().message()),
-            "the server refused the write key (HTTP 401): unknown write key");
+  EXPECT_EQ(std::string(s.status().message()), "the server refused the write key (HTTP 401): unknown write key");
   EXPECT_EQ(server_.requests(), 1);
 }
 
@@ -265,8 +256,7 @@ TEST_F(ImporterTest, BadRequestRejectsTheNamedEventsAndResendsTheRest) {
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ(s->rows_imported, 2u);
   EXPECT_EQ(s->rows_rejected, 1u);
-  EXPECT_EQ(Read(options_.reject_path),
-            "line,reason,raw\n2,refused by the server: event: no,\"u1,1\"\n");
+  EXPECT_EQ(Read(options_.reject_path), "line,reason,raw\n2,refused by the server: event: no,\"u1,1\"\n");
 }
 
 TEST_F(ImporterTest, TooLargeBatchesAreSplit) {
@@ -314,8 +304,7 @@ group_by:
   gzwrite(gz, plain.data(), static_cast<unsigned>(plain.size()));
   gzclose(gz);
   // The second file has its columns in another order, and continues order 2.
-  options_.inputs = {dir_ + "/a.csv.gz",
-                     Write("b.csv", "price,qty,sku,customer,order\n3,2,D,c2,2\n1,x,E,c2,2\n")};
+  options_.inputs = {dir_ + "/a.csv.gz", Write("b.csv", "price,qty,sku,customer,order\n3,2,D,c2,2\n1,x,E,c2,2\n")};
   absl::StatusOr<ImportSummary> s = RunImport(options_, env_);
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ(s->rows_read, 5u);
@@ -336,8 +325,7 @@ TEST_F(ImporterTest, MappingAndInputErrorsStopBeforeAnythingIsSent) {
   options_.inputs = {Write("users.csv", "id,years\nu1,1\n")};
   absl::StatusOr<ImportSummary> s = RunImport(options_, env_);
   EXPECT_EQ(s.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_NE(std::string(s.status().message()).find("properties.age: column \"age\" is not in"),
-            std::string::npos)
+  EXPECT_NE(std::string(s.status().message()).find("properties.age: column \"age\" is not in"), std::string::npos)
       << s.status();
   EXPECT_EQ(server_.requests(), 0);
 

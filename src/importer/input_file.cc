@@ -18,8 +18,7 @@ namespace {
 
 class GzFileSource final : public ByteSource {
  public:
-  GzFileSource(gzFile file, std::string name, uint64_t size)
-      : file_(file), name_(std::move(name)), size_(size) {}
+  GzFileSource(gzFile file, std::string name, uint64_t size) : file_(file), name_(std::move(name)), size_(size) {}
   ~GzFileSource() override { gzclose(file_); }
 
   absl::StatusOr<size_t> Read(char* buf, size_t n) override {
@@ -128,8 +127,7 @@ absl::StatusOr<std::unique_ptr<ByteSource>> OpenInputFile(const std::string& pat
 }
 
 std::unique_ptr<ByteSource> MemorySource(std::string data) {
-  if (data.size() >= 2 && static_cast<unsigned char>(data[0]) == 0x1f &&
-      static_cast<unsigned char>(data[1]) == 0x8b) {
+  if (data.size() >= 2 && static_cast<unsigned char>(data[0]) == 0x1f && static_cast<unsigned char>(data[1]) == 0x8b) {
     bool ok = false;
     std::string plain = Gunzip(data, &ok);
     if (ok) return std::make_unique<MemoryByteSource>(std::move(plain));

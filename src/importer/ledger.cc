@@ -5,7 +5,6 @@
 #include <cstring>
 #include <utility>
 
-
 namespace facet::importer {
 
 Ledger::Ledger(std::string reject_path, std::vector<std::string> inputs)
@@ -13,8 +12,7 @@ Ledger::Ledger(std::string reject_path, std::vector<std::string> inputs)
 
 Ledger::~Ledger() { Close().IgnoreError(); }  // errors were reported by the explicit Close()
 
-void Ledger::Rejected(const std::vector<RowRef>& rows, std::string_view reason,
-                      std::string_view raw) {
+void Ledger::Rejected(const std::vector<RowRef>& rows, std::string_view reason, std::string_view raw) {
   rows_rejected_.fetch_add(rows.size(), std::memory_order_relaxed);
   std::string lines;
   for (const RowRef& r : rows) {
@@ -38,16 +36,13 @@ void Ledger::Rejected(const std::vector<RowRef>& rows, std::string_view reason,
     opened_ = true;
     file_ = std::fopen(path_.c_str(), "w");
     if (file_ == nullptr) {
-      error_ = absl::InternalError(
-          internal::Cat("reject file ", path_, ": cannot be written: ", std::strerror(errno)));
+      error_ = absl::InternalError(internal::Cat("reject file ", path_, ": cannot be written: ", std::strerror(errno)));
       return;
     }
     std::fputs("line,reason,raw\n", file_);
   }
-  if (file_ != nullptr && std::fwrite(row.data(), 1, row.size(), file_) != row.size() &&
-      error_.ok()) {
-    error_ = absl::InternalError(
-        internal::Cat("reject file ", path_, ": write failed: ", std::strerror(errno)));
+  if (file_ != nullptr && std::fwrite(row.data(), 1, row.size(), file_) != row.size() && error_.ok()) {
+    error_ = absl::InternalError(internal::Cat("reject file ", path_, ": write failed: ", std::strerror(errno)));
   }
 }
 
@@ -55,8 +50,7 @@ absl::Status Ledger::Close() {
   std::lock_guard<std::mutex> lock(mu_);
   if (file_ != nullptr) {
     if (std::fclose(file_) != 0 && error_.ok()) {
-      error_ = absl::InternalError(
-          internal::Cat("reject file ", path_, ": write failed: ", std::strerror(errno)));
+      error_ = absl::InternalError(internal::Cat("reject file ", path_, ": write failed: ", std::strerror(errno)));
     }
     file_ = nullptr;
   }

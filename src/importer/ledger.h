@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "importer/row_transform.h"
 #include "base/csv_field.h"
+#include "importer/row_transform.h"
 
 namespace facet::importer {
 

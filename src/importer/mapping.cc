@@ -13,8 +13,8 @@
 #include "absl/status/status.h"
 #include "base/status.h"
 #include "importer/internal/json_text.h"
-#include "importer/internal/timestamp.h"
 #include "importer/internal/strings.h"
+#include "importer/internal/timestamp.h"
 
 namespace facet::importer {
 namespace {
@@ -44,8 +44,7 @@ class Parser {
       std::string name = kv.first.Scalar();
       if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
         return Error(kv.first, key.empty() ? name : internal::Cat(key, ".", name),
-                     internal::Cat("unknown key (expected one of: ", internal::Join(allowed, ", "),
-                                  ")"));
+                     internal::Cat("unknown key (expected one of: ", internal::Join(allowed, ", "), ")"));
       }
     }
     return absl::OkStatus();
@@ -100,8 +99,7 @@ class Parser {
         parts.push_back({true, std::move(column)});
         i = close;
       } else if (c == '}') {
-        return Error(node, key,
-                     internal::Cat("template \"", text, "\" has a '}' without '{' (write }} for }})"));
+        return Error(node, key, internal::Cat("template \"", text, "\" has a '}' without '{' (write }} for }})"));
       } else {
         literal.push_back(c);
       }
@@ -111,8 +109,7 @@ class Parser {
   }
 
   // A plain string: a column, a constant or a template.
-  absl::StatusOr<ValueSource> PlainValue(const YAML::Node& node, std::string_view key,
-                                         Plain plain) const {
+  absl::StatusOr<ValueSource> PlainValue(const YAML::Node& node, std::string_view key, Plain plain) const {
     ValueSource v;
     v.key = std::string(key);
     std::string text = node.Scalar();
@@ -137,8 +134,7 @@ class Parser {
     if (t == "int" || t == "integer") return ValueType::kInt;
     if (t == "float" || t == "number" || t == "double" || t == "decimal") return ValueType::kFloat;
     if (t == "bool" || t == "boolean") return ValueType::kBool;
-    return Error(node, key,
-                 internal::Cat("unknown type \"", s, "\" (expected string, int, float or bool)"));
+    return Error(node, key, internal::Cat("unknown type \"", s, "\" (expected string, int, float or bool)"));
   }
 
   absl::StatusOr<Transform> OneTransform(const YAML::Node& node, std::string_view key) const {
@@ -156,11 +152,11 @@ class Parser {
       } else if (name == "digits") {
         t.kind = Transform::Kind::kDigits;
       } else if (name == "strip_prefix" || name == "strip_suffix" || name == "replace") {
-        return Error(node, key, internal::Cat("\"", name, "\" needs an argument, e.g. {", name,
-                                             name == "replace" ? ": [from, to]}" : ": \".0\"}"));
-      } else {
         return Error(node, key,
-                     internal::Cat("unknown transform \"", name, "\" (expected ", kKnown, ")"));
+                     internal::Cat("\"", name, "\" needs an argument, e.g. {", name,
+                                   name == "replace" ? ": [from, to]}" : ": \".0\"}"));
+      } else {
+        return Error(node, key, internal::Cat("unknown transform \"", name, "\" (expected ", kKnown, ")"));
       }
       return t;
     }
@@ -171,8 +167,7 @@ class Parser {
     std::string name = kv.first.Scalar();
     std::string sub = internal::Cat(key, ".", name);
     if (name == "strip_prefix" || name == "strip_suffix") {
-      t.kind = name == "strip_prefix" ? Transform::Kind::kStripPrefix
-                                      : Transform::Kind::kStripSuffix;
+      t.kind = name == "strip_prefix" ? Transform::Kind::kStripPrefix : Transform::Kind::kStripSuffix;
       ASSIGN_OR_RETURN(t.arg, Scalar(kv.second, sub));
       if (t.arg.empty()) return Error(kv.second, sub, "must not be empty");
       return t;
@@ -195,12 +190,10 @@ class Parser {
       if (t.arg.empty()) return Error(kv.second, sub, "the text to replace must not be empty");
       return t;
     }
-    return Error(kv.first, key,
-                 internal::Cat("unknown transform \"", name, "\" (expected ", kKnown, ")"));
+    return Error(kv.first, key, internal::Cat("unknown transform \"", name, "\" (expected ", kKnown, ")"));
   }
 
-  absl::StatusOr<std::vector<Transform>> Transforms(const YAML::Node& node,
-                                                    std::string_view key) const {
+  absl::StatusOr<std::vector<Transform>> Transforms(const YAML::Node& node, std::string_view key) const {
     std::vector<Transform> out;
     if (node.IsSequence()) {
       for (size_t i = 0; i < node.size(); ++i) {
@@ -214,26 +207,29 @@ class Parser {
     return out;
   }
 
-  absl::StatusOr<Condition> OneCondition(const YAML::Node& node, std::string_view key,
-                                         std::string* value) const {
+  absl::StatusOr<Condition> OneCondition(const YAML::Node& node, std::string_view key, std::string* value) const {
     if (!node.IsMap()) {
       return Error(node, key, "a rule is a map such as {column: X, starts_with: \"C\", value: Y}");
     }
     RETURN_IF_ERROR(CheckKeys(node, key,
-                              {"column", "equals", "not_equals", "starts_with", "ends_with",
-                               "contains", "in", "empty", "not_empty", "less_than",
-                               "greater_than", "value"}));
+                              {"column", "equals", "not_equals", "starts_with", "ends_with", "contains", "in", "empty",
+                               "not_empty", "less_than", "greater_than", "value"}));
     Condition c;
     if (!node["column"]) return Error(node, key, "needs `column`");
     ASSIGN_OR_RETURN(c.column, Scalar(node["column"], internal::Cat(key, ".column")));
     if (!node["value"]) return Error(node, key, "needs `value` (what the rule gives)");
     ASSIGN_OR_RETURN(*value, Scalar(node["value"], internal::Cat(key, ".value")));
     static constexpr std::pair<std::string_view, Condition::Op> kOps[] = {
-        {"equals", Condition::Op::kEquals},         {"not_equals", Condition::Op::kNotEquals},
-        {"starts_with", Condition::Op::kStartsWith}, {"ends_with", Condition::Op::kEndsWith},
-        {"contains", Condition::Op::kContains},     {"in", Condition::Op::kIn},
-        {"empty", Condition::Op::kEmpty},           {"not_empty", Condition::Op::kNotEmpty},
-        {"less_than", Condition::Op::kLessThan},    {"greater_than", Condition::Op::kGreaterThan},
+        {"equals", Condition::Op::kEquals},
+        {"not_equals", Condition::Op::kNotEquals},
+        {"starts_with", Condition::Op::kStartsWith},
+        {"ends_with", Condition::Op::kEndsWith},
+        {"contains", Condition::Op::kContains},
+        {"in", Condition::Op::kIn},
+        {"empty", Condition::Op::kEmpty},
+        {"not_empty", Condition::Op::kNotEmpty},
+        {"less_than", Condition::Op::kLessThan},
+        {"greater_than", Condition::Op::kGreaterThan},
     };
     int found = 0;
     for (const auto& [name, op] : kOps) {
@@ -286,15 +282,14 @@ class Parser {
     if (!node.IsDefined() || node.IsNull()) return Error(node, key, "has no value");
     if (node.IsScalar()) return PlainValue(node, key, plain);
     if (!node.IsMap()) return Error(node, key, "must be a string or a map");
-    std::vector<std::string_view> allowed = {"column", "template", "value", "when", "default",
-                                             "transforms", "type", "required"};
+    std::vector<std::string_view> allowed = {"column",  "template",   "value", "when",
+                                             "default", "transforms", "type",  "required"};
     allowed.insert(allowed.end(), extra.begin(), extra.end());
     for (const auto& kv : node) {
       std::string name = kv.first.Scalar();
       if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
         return Error(kv.first, internal::Cat(key, ".", name),
-                     internal::Cat("unknown key (expected one of: ", internal::Join(allowed, ", "),
-                                  ")"));
+                     internal::Cat("unknown key (expected one of: ", internal::Join(allowed, ", "), ")"));
       }
     }
     ValueSource v;
@@ -326,8 +321,7 @@ class Parser {
       }
       for (size_t i = 0; i < when.size(); ++i) {
         ValueSource::Rule rule;
-        ASSIGN_OR_RETURN(rule.condition,
-                         OneCondition(when[i], internal::Cat(sub, "[", i, "]"), &rule.value));
+        ASSIGN_OR_RETURN(rule.condition, OneCondition(when[i], internal::Cat(sub, "[", i, "]"), &rule.value));
         v.rules.push_back(std::move(rule));
       }
     }
@@ -353,8 +347,7 @@ class Parser {
                                 : "takes only one of column, template and value");
     }
     if (node["transforms"]) {
-      ASSIGN_OR_RETURN(v.transforms,
-                       Transforms(node["transforms"], internal::Cat(key, ".transforms")));
+      ASSIGN_OR_RETURN(v.transforms, Transforms(node["transforms"], internal::Cat(key, ".transforms")));
     }
     if (node["type"]) {
       ASSIGN_OR_RETURN(v.type, Type(node["type"], internal::Cat(key, ".type")));
@@ -366,8 +359,7 @@ class Parser {
   }
 
   // {name: value, ...} for traits, properties, context and item fields.
-  absl::StatusOr<std::vector<FieldMapping>> Fields(const YAML::Node& node,
-                                                   std::string_view key) const {
+  absl::StatusOr<std::vector<FieldMapping>> Fields(const YAML::Node& node, std::string_view key) const {
     if (!node.IsMap()) return Error(node, key, "must be a map of name: column");
     std::vector<FieldMapping> out;
     for (const auto& kv : node) {
@@ -381,8 +373,7 @@ class Parser {
     return out;
   }
 
-  absl::Status CheckFieldName(const YAML::Node& node, std::string_view key,
-                              std::string_view name) const {
+  absl::Status CheckFieldName(const YAML::Node& node, std::string_view key, std::string_view name) const {
     if (name.empty()) return Error(node, key, "the name is empty");
     for (std::string_view part : internal::Split(name, '.')) {
       if (part.empty()) return Error(node, key, "the name has an empty part between dots");
@@ -400,16 +391,15 @@ class Parser {
       if (lower == "null" || s == "~") return "null";
       double d = 0;
       auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
-      if (!s.empty() && ec == std::errc() && end == s.data() + s.size() &&
-          internal::IsJsonNumber(s)) {
+      if (!s.empty() && ec == std::errc() && end == s.data() + s.size() && internal::IsJsonNumber(s)) {
         return s;
       }
     }
     return internal::JsonString(s);
   }
 
-  absl::Status Constants(const YAML::Node& node, const std::vector<std::string>& prefix,
-                         std::string_view key, std::vector<ConstantField>* out) const {
+  absl::Status Constants(const YAML::Node& node, const std::vector<std::string>& prefix, std::string_view key,
+                         std::vector<ConstantField>* out) const {
     if (!node.IsMap()) return Error(node, key, "must be a map of path: value");
     for (const auto& kv : node) {
       std::string name = kv.first.Scalar();
@@ -462,11 +452,10 @@ class Parser {
         t.format.find('%') == std::string::npos) {
       return Error(format_node, "timestamp.format",
                    internal::Cat("unknown format \"", t.format,
-                                "\" (use iso8601, unix_s, unix_ms or a pattern such as "
-                                "\"%Y-%m-%d %H:%M:%S\")"));
+                                 "\" (use iso8601, unix_s, unix_ms or a pattern such as "
+                                 "\"%Y-%m-%d %H:%M:%S\")"));
     }
-    absl::StatusOr<internal::TimestampParser> parser =
-        internal::TimestampParser::Create(t.format, t.timezone);
+    absl::StatusOr<internal::TimestampParser> parser = internal::TimestampParser::Create(t.format, t.timezone);
     if (!parser.ok()) {
       std::string message(parser.status().message());
       bool zone = internal::Contains(message, "timezone");
@@ -488,8 +477,7 @@ class Parser {
       g.items_property = "products";
       if (items["property"]) {
         ASSIGN_OR_RETURN(g.items_property, Scalar(items["property"], "group_by.items.property"));
-        RETURN_IF_ERROR(CheckFieldName(items["property"], "group_by.items.property",
-                                       g.items_property));
+        RETURN_IF_ERROR(CheckFieldName(items["property"], "group_by.items.property", g.items_property));
       }
       if (!items["fields"]) return Error(items, "group_by.items", "needs `fields`");
       ASSIGN_OR_RETURN(g.item_fields, Fields(items["fields"], "group_by.items.fields"));
@@ -530,9 +518,7 @@ class Parser {
       YAML::Node col = node[std::string(name)];
       if (!col) continue;
       ++kinds;
-      a->kind = name == "sum" ? Aggregate::Kind::kSum
-                : name == "min" ? Aggregate::Kind::kMin
-                                : Aggregate::Kind::kMax;
+      a->kind = name == "sum" ? Aggregate::Kind::kSum : name == "min" ? Aggregate::Kind::kMin : Aggregate::Kind::kMax;
       ASSIGN_OR_RETURN(std::string c, Scalar(col, internal::Cat(key, ".", name)));
       a->columns.push_back(std::move(c));
     }
@@ -572,10 +558,9 @@ class Parser {
     m.source_name = std::string(source_);
     if (!root.IsMap()) return Error(root, "(top level)", "the mapping must be a YAML map");
     RETURN_IF_ERROR(CheckKeys(root, "",
-                              {"format", "delimiter", "header", "columns", "encoding", "type",
-                               "event", "name", "user_id", "anonymous_id", "group_id",
-                               "previous_id", "message_id", "timestamp", "traits", "properties",
-                               "context", "constants", "group_by"}));
+                              {"format", "delimiter", "header", "columns", "encoding", "type", "event", "name",
+                               "user_id", "anonymous_id", "group_id", "previous_id", "message_id", "timestamp",
+                               "traits", "properties", "context", "constants", "group_by"}));
     if (root["format"]) {
       ASSIGN_OR_RETURN(std::string f, Scalar(root["format"], "format"));
       if (f == "csv") {
@@ -583,8 +568,7 @@ class Parser {
       } else if (f == "ndjson" || f == "jsonl") {
         m.format = InputFormat::kNdjson;
       } else if (f != "auto") {
-        return Error(root["format"], "format",
-                     internal::Cat("\"", f, "\" is not csv, ndjson or auto"));
+        return Error(root["format"], "format", internal::Cat("\"", f, "\" is not csv, ndjson or auto"));
       }
     }
     if (root["delimiter"]) {
@@ -625,18 +609,16 @@ class Parser {
       } else if (lower == "latin1" || lower == "latin-1" || lower == "iso-8859-1") {
         m.encoding = Encoding::kLatin1;
       } else {
-        return Error(root["encoding"], "encoding",
-                     internal::Cat("\"", e, "\" is not utf-8 or latin1"));
+        return Error(root["encoding"], "encoding", internal::Cat("\"", e, "\" is not utf-8 or latin1"));
       }
     }
     if (root["type"]) {
       ASSIGN_OR_RETURN(m.type, Scalar(root["type"], "type"));
-      static constexpr std::string_view kTypes[] = {"track", "identify", "page",
-                                                    "screen", "group", "alias"};
+      static constexpr std::string_view kTypes[] = {"track", "identify", "page", "screen", "group", "alias"};
       if (std::find(std::begin(kTypes), std::end(kTypes), m.type) == std::end(kTypes)) {
-        return Error(root["type"], "type",
-                     internal::Cat("unknown type \"", m.type,
-                                  "\" (expected track, identify, page, screen, group or alias)"));
+        return Error(
+            root["type"], "type",
+            internal::Cat("unknown type \"", m.type, "\" (expected track, identify, page, screen, group or alias)"));
       }
     }
     if (root["event"]) {
@@ -649,8 +631,7 @@ class Parser {
       ASSIGN_OR_RETURN(m.user_id, Value(root["user_id"], "user_id", Plain::kColumn));
     }
     if (YAML::Node anon = root["anonymous_id"]) {
-      ASSIGN_OR_RETURN(m.anonymous_id,
-                       Value(anon, "anonymous_id", Plain::kColumn, {"only_without_user_id"}));
+      ASSIGN_OR_RETURN(m.anonymous_id, Value(anon, "anonymous_id", Plain::kColumn, {"only_without_user_id"}));
       if (anon.IsMap() && anon["only_without_user_id"]) {
         ASSIGN_OR_RETURN(m.anonymous_id_only_without_user_id,
                          Bool(anon["only_without_user_id"], "anonymous_id.only_without_user_id"));
@@ -694,8 +675,8 @@ class Parser {
       return Error(root, "event", "a track mapping needs `event` (a name, a column or rules)");
     }
     if (m.type != "track" && m.event) {
-      return Error(root["event"], "event", internal::Cat("only track events have `event`; this is ",
-                                                        m.type, " (use `name` for page/screen)"));
+      return Error(root["event"], "event",
+                   internal::Cat("only track events have `event`; this is ", m.type, " (use `name` for page/screen)"));
     }
     if (m.type == "group" && !m.group_id) {
       return Error(root, "group_id", "a group mapping needs `group_id`");
@@ -710,8 +691,7 @@ class Parser {
       return Error(root, "user_id", "the mapping needs user_id or anonymous_id (or both)");
     }
     if (m.anonymous_id_only_without_user_id && !m.user_id) {
-      return Error(root["anonymous_id"], "anonymous_id.only_without_user_id",
-                   "needs a user_id mapping");
+      return Error(root["anonymous_id"], "anonymous_id.only_without_user_id", "needs a user_id mapping");
     }
     return m;
   }
@@ -720,13 +700,11 @@ class Parser {
   std::string_view source_;
 };
 
-void AddColumn(const std::string& c, absl::flat_hash_set<std::string>* seen,
-               std::vector<std::string>* out) {
+void AddColumn(const std::string& c, absl::flat_hash_set<std::string>* seen, std::vector<std::string>* out) {
   if (seen->insert(c).second) out->push_back(c);
 }
 
-void AddSourceColumns(const ValueSource& v, absl::flat_hash_set<std::string>* seen,
-                      std::vector<std::string>* out) {
+void AddSourceColumns(const ValueSource& v, absl::flat_hash_set<std::string>* seen, std::vector<std::string>* out) {
   if (v.kind == ValueSource::Kind::kColumn) AddColumn(v.column, seen, out);
   for (const TemplatePart& p : v.parts) {
     if (p.is_column) AddColumn(p.text, seen, out);
@@ -762,14 +740,12 @@ absl::StatusOr<Mapping> ParseMapping(std::string_view yaml, std::string_view sou
   try {
     root = YAML::Load(std::string(yaml));
   } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(internal::Cat(source_name, ":", e.mark.line + 1,
-                                                   ": not valid YAML: ", e.msg));
+    return absl::InvalidArgumentError(internal::Cat(source_name, ":", e.mark.line + 1, ": not valid YAML: ", e.msg));
   }
   try {
     return Parser(source_name).Parse(root);
   } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(
-        internal::Cat(source_name, ":", e.mark.line + 1, ": ", e.msg));
+    return absl::InvalidArgumentError(internal::Cat(source_name, ":", e.mark.line + 1, ": ", e.msg));
   }
 }
 

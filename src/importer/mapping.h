@@ -43,8 +43,16 @@ struct Transform {
 // A test on one column of a row, for `when` rules.
 struct Condition {
   enum class Op {
-    kEquals, kNotEquals, kStartsWith, kEndsWith, kContains, kIn,
-    kEmpty, kNotEmpty, kLessThan, kGreaterThan,
+    kEquals,
+    kNotEquals,
+    kStartsWith,
+    kEndsWith,
+    kContains,
+    kIn,
+    kEmpty,
+    kNotEmpty,
+    kLessThan,
+    kGreaterThan,
   };
   std::string column;
   Op op = Op::kEquals;
@@ -64,9 +72,9 @@ struct TemplatePart {
 struct ValueSource {
   enum class Kind { kColumn, kTemplate, kConstant };
   Kind kind = Kind::kColumn;
-  std::string column;                 // kColumn
-  std::vector<TemplatePart> parts;    // kTemplate
-  std::string constant;               // kConstant ("" = no value)
+  std::string column;               // kColumn
+  std::vector<TemplatePart> parts;  // kTemplate
+  std::string constant;             // kConstant ("" = no value)
   struct Rule {
     Condition condition;
     std::string value;
@@ -103,7 +111,7 @@ struct TimestampMapping {
 
 struct Aggregate {
   enum class Kind { kSum, kSumProduct, kCount, kMin, kMax };
-  std::string name;                  // property name (dots nest)
+  std::string name;  // property name (dots nest)
   Kind kind = Kind::kSum;
   std::vector<std::string> columns;  // kSum/kMin/kMax: one; kSumProduct: two or more
   int round = 2;                     // decimals kept; -1 = no rounding
@@ -113,7 +121,7 @@ struct Aggregate {
 // order in which keys are first seen).
 struct GroupBy {
   ValueSource key;
-  std::string items_property;        // e.g. "products"; empty = no item list
+  std::string items_property;  // e.g. "products"; empty = no item list
   std::vector<FieldMapping> item_fields;
   std::vector<Aggregate> aggregates;
   // What to do with an event over the size limit: drop items from the end of
@@ -126,15 +134,15 @@ struct Mapping {
   std::string source_name;  // file name, for messages
 
   InputFormat format = InputFormat::kAuto;
-  std::optional<char> delimiter;     // CSV; default ',' (or '\t' for .tsv)
+  std::optional<char> delimiter;  // CSV; default ',' (or '\t' for .tsv)
   bool whitespace_separated = false;
   bool has_header = true;            // the first row names the columns
   std::vector<std::string> columns;  // names to use instead (required without a header)
   Encoding encoding = Encoding::kUtf8;
 
-  std::string type = "track";  // track, identify, page, screen, group, alias
-  std::optional<ValueSource> event;        // track: the event name (required)
-  std::optional<ValueSource> name;         // page / screen name
+  std::string type = "track";        // track, identify, page, screen, group, alias
+  std::optional<ValueSource> event;  // track: the event name (required)
+  std::optional<ValueSource> name;   // page / screen name
   std::optional<ValueSource> user_id;
   std::optional<ValueSource> anonymous_id;
   bool anonymous_id_only_without_user_id = false;
@@ -145,7 +153,7 @@ struct Mapping {
   std::optional<ValueSource> message_id;
   std::optional<TimestampMapping> timestamp;  // default: the server's receive time
 
-  std::vector<FieldMapping> traits;      // identify: traits; others: context.traits
+  std::vector<FieldMapping> traits;  // identify: traits; others: context.traits
   std::vector<FieldMapping> properties;
   std::vector<FieldMapping> context;
   std::vector<ConstantField> constants;

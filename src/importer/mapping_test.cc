@@ -94,9 +94,8 @@ TEST(MappingTest, ParsesTheOnlineRetailMapping) {
   EXPECT_EQ(m->group_by->aggregates[0].round, 2);
   EXPECT_EQ(m->group_by->aggregates[1].kind, Aggregate::Kind::kCount);
 
-  EXPECT_EQ(m->ReferencedColumns(),
-            (std::vector<std::string>{"InvoiceNo", "CustomerID", "InvoiceDate", "Country",
-                                      "StockCode", "Quantity", "UnitPrice"}));
+  EXPECT_EQ(m->ReferencedColumns(), (std::vector<std::string>{"InvoiceNo", "CustomerID", "InvoiceDate", "Country",
+                                                              "StockCode", "Quantity", "UnitPrice"}));
 }
 
 TEST(MappingTest, PlainStringsAreColumnsForFieldsAndConstantsForEventNames) {
@@ -107,7 +106,8 @@ properties:
   plan: Plan
   label: "{Plan}-{Tier}"
   fixed: {value: "yes"}
-)", "m.yaml");
+)",
+                                           "m.yaml");
   ASSERT_TRUE(m.ok()) << m.status();
   EXPECT_EQ(m->event->kind, ValueSource::Kind::kConstant);
   EXPECT_EQ(m->event->constant, "Signed Up");
@@ -126,7 +126,8 @@ type: track
 event: Order Completed
 user_id: customer_id
 timestamp: {column: date, format: "%Y%m%d"}
-)", "cdnow.yaml");
+)",
+                                           "cdnow.yaml");
   ASSERT_TRUE(m.ok()) << m.status();
   EXPECT_TRUE(m->whitespace_separated);
   EXPECT_FALSE(m->has_header);
@@ -143,8 +144,7 @@ TEST(MappingTest, ErrorsNameTheFileLineKeyAndWhy) {
             "message_id, timestamp, traits, properties, context, constants, group_by)");
   EXPECT_EQ(ErrorOf("type: track\nuser_id: u\n"),
             "m.yaml:1: event: a track mapping needs `event` (a name, a column or rules)");
-  EXPECT_EQ(ErrorOf("event: A\n"),
-            "m.yaml:1: user_id: the mapping needs user_id or anonymous_id (or both)");
+  EXPECT_EQ(ErrorOf("event: A\n"), "m.yaml:1: user_id: the mapping needs user_id or anonymous_id (or both)");
   EXPECT_EQ(ErrorOf("type: purchase\nuser_id: u\n"),
             "m.yaml:1: type: unknown type \"purchase\" (expected track, identify, page, screen, "
             "group or alias)");
@@ -154,17 +154,15 @@ TEST(MappingTest, ValueErrors) {
   EXPECT_NE(ErrorOf("event: A\nuser_id: {column: u, transforms: [strip_suffix]}\n")
                 .find("user_id.transforms[0]: \"strip_suffix\" needs an argument"),
             std::string::npos);
-  EXPECT_NE(ErrorOf("event: A\nuser_id: {column: u, transforms: [shout]}\n")
-                .find("unknown transform \"shout\""),
+  EXPECT_NE(ErrorOf("event: A\nuser_id: {column: u, transforms: [shout]}\n").find("unknown transform \"shout\""),
             std::string::npos);
   EXPECT_NE(ErrorOf("event: A\nuser_id: {column: u, template: \"x{u}\"}\n")
                 .find("user_id: takes only one of column, template and value"),
             std::string::npos);
-  EXPECT_NE(ErrorOf("event: A\nuser_id: \"guest-{Invoice\"\n").find("has an unclosed '{'"),
-            std::string::npos);
-  EXPECT_NE(ErrorOf("event: {when: [{column: X, value: B}]}\nuser_id: u\n")
-                .find("event.when[0]: needs exactly one test"),
-            std::string::npos);
+  EXPECT_NE(ErrorOf("event: A\nuser_id: \"guest-{Invoice\"\n").find("has an unclosed '{'"), std::string::npos);
+  EXPECT_NE(
+      ErrorOf("event: {when: [{column: X, value: B}]}\nuser_id: u\n").find("event.when[0]: needs exactly one test"),
+      std::string::npos);
   EXPECT_NE(ErrorOf("event: A\nuser_id: u\nmessage_id: fixed\n")
                 .find("message_id: a constant would give every event the same id"),
             std::string::npos);
@@ -183,8 +181,7 @@ TEST(MappingTest, TimestampErrors) {
 }
 
 TEST(MappingTest, GroupByErrors) {
-  EXPECT_NE(ErrorOf("event: A\nuser_id: u\ngroup_by: {items: {fields: {a: A}}}\n")
-                .find("group_by: needs `key`"),
+  EXPECT_NE(ErrorOf("event: A\nuser_id: u\ngroup_by: {items: {fields: {a: A}}}\n").find("group_by: needs `key`"),
             std::string::npos);
   EXPECT_NE(ErrorOf("event: A\nuser_id: u\ngroup_by: {key: K, aggregates: {r: {sum_product: [Q]}}}\n")
                 .find("group_by.aggregates.r.sum_product: must list two or more columns"),
@@ -210,8 +207,7 @@ TEST(MappingTest, InvalidYamlHasALine) {
 }
 
 TEST(MappingTest, MissingFileIsNotFound) {
-  EXPECT_EQ(LoadMapping("/nonexistent/mapping.yaml").status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(LoadMapping("/nonexistent/mapping.yaml").status().code(), absl::StatusCode::kNotFound);
 }
 
 }  // namespace

@@ -4,8 +4,8 @@
 #include <utility>
 
 #include "base/status.h"
-#include "nlohmann/json.hpp"
 #include "importer/internal/strings.h"
+#include "nlohmann/json.hpp"
 
 namespace facet::importer {
 namespace {
@@ -50,8 +50,8 @@ NdjsonReader::NdjsonReader(std::unique_ptr<ByteSource> source, std::vector<std::
   }
 }
 
-absl::StatusOr<std::unique_ptr<NdjsonReader>> NdjsonReader::Open(
-    std::unique_ptr<ByteSource> source, std::vector<std::string> columns) {
+absl::StatusOr<std::unique_ptr<NdjsonReader>> NdjsonReader::Open(std::unique_ptr<ByteSource> source,
+                                                                 std::vector<std::string> columns) {
   return std::unique_ptr<NdjsonReader>(new NdjsonReader(std::move(source), std::move(columns)));
 }
 

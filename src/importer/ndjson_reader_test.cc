@@ -14,8 +14,7 @@ TEST(NdjsonReaderTest, ReadsColumnsByNameAndDottedPath) {
       "\n"
       "{\"userId\":7,\"context.ip\":\"1.2.3.4\",\"properties\":{\"items\":[1,2]}}\r\n";
   absl::StatusOr<std::unique_ptr<NdjsonReader>> reader = NdjsonReader::Open(
-      MemorySource(text),
-      {"userId", "properties.total", "properties.ok", "n", "context.ip", "properties.items"});
+      MemorySource(text), {"userId", "properties.total", "properties.ok", "n", "context.ip", "properties.items"});
   ASSERT_TRUE(reader.ok());
   Record r;
   ASSERT_TRUE(*(*reader)->Next(&r));

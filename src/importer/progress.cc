@@ -30,8 +30,7 @@ std::string Thousands(uint64_t n) {
 
 }  // namespace
 
-Progress::Progress(std::FILE* out, std::function<ProgressState()> sample)
-    : out_(out), sample_(std::move(sample)) {
+Progress::Progress(std::FILE* out, std::function<ProgressState()> sample) : out_(out), sample_(std::move(sample)) {
   tty_ = out_ != nullptr && isatty(fileno(out_)) != 0;
 }
 
@@ -84,10 +83,10 @@ std::string Progress::Render(const ProgressState& s, double seconds, bool bar) {
     int filled = static_cast<int>(fraction * kWidth);
     line = internal::Cat("[", std::string(filled, '#'), std::string(kWidth - filled, '.'), "] ");
   }
-  internal::Append(&line, absl::StrFormat("%3d%%", static_cast<int>(fraction * 100)), "  ",
-                  Thousands(s.rows_done), " rows  ", Thousands(static_cast<uint64_t>(rate)),
-                  " rows/s  ", s.reading_done && s.rows_done >= s.rows_read ? "done in " : "ETA ",
-                  s.reading_done && s.rows_done >= s.rows_read ? Duration(seconds) : eta);
+  internal::Append(&line, absl::StrFormat("%3d%%", static_cast<int>(fraction * 100)), "  ", Thousands(s.rows_done),
+                   " rows  ", Thousands(static_cast<uint64_t>(rate)), " rows/s  ",
+                   s.reading_done && s.rows_done >= s.rows_read ? "done in " : "ETA ",
+                   s.reading_done && s.rows_done >= s.rows_read ? Duration(seconds) : eta);
   return line;
 }
 

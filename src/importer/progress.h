@@ -19,8 +19,8 @@ namespace facet::importer {
 
 struct ProgressState {
   uint64_t rows_read = 0;
-  uint64_t rows_done = 0;      // imported or rejected
-  double input_fraction = 0;   // share of the input bytes read, 0..1 (0 = unknown)
+  uint64_t rows_done = 0;     // imported or rejected
+  double input_fraction = 0;  // share of the input bytes read, 0..1 (0 = unknown)
   bool reading_done = false;
 };
 

@@ -22,8 +22,8 @@ namespace facet::importer {
 struct Record {
   // One value per column of the reader, in the order of columns().
   std::vector<std::string> fields;
-  int64_t line = 0;   // 1-based line of the input where the record starts
-  std::string raw;    // the record's text as it appears in the input, without its line end
+  int64_t line = 0;  // 1-based line of the input where the record starts
+  std::string raw;   // the record's text as it appears in the input, without its line end
   // Why this record cannot be used (e.g. "has 7 fields, the header has 8");
   // empty for a good record. A bad record is still a row of the input.
   std::string error;

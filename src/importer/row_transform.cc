@@ -7,8 +7,8 @@
 #include "absl/status/status.h"
 #include "base/status.h"
 #include "base/time_format.h"
-#include "importer/internal/json_text.h"
 #include "identity/identifier.h"
+#include "importer/internal/json_text.h"
 #include "importer/internal/strings.h"
 
 namespace facet::importer {
@@ -21,8 +21,7 @@ using internal::JsonString;
 
 constexpr double kNoValue = std::numeric_limits<double>::quiet_NaN();
 
-std::vector<std::string> Path(std::initializer_list<std::string_view> prefix,
-                              std::string_view dotted) {
+std::vector<std::string> Path(std::initializer_list<std::string_view> prefix, std::string_view dotted) {
   std::vector<std::string> path(prefix.begin(), prefix.end());
   for (std::string_view part : internal::Split(dotted, '.')) path.emplace_back(part);
   return path;
@@ -43,8 +42,7 @@ std::string DefaultMessageId(std::string_view key, std::string_view seed) {
   return "imp-" + identity::Pseudonymizer(std::string(key)).HexDigest("import", seed).substr(0, 32);
 }
 
-absl::StatusOr<RowTransformer> RowTransformer::Create(const Mapping& mapping,
-                                                      const std::vector<std::string>& columns,
+absl::StatusOr<RowTransformer> RowTransformer::Create(const Mapping& mapping, const std::vector<std::string>& columns,
                                                       TransformOptions options) {
   RowTransformer t;
   t.mapping_ = &mapping;
@@ -69,8 +67,7 @@ absl::StatusOr<RowTransformer> RowTransformer::Create(const Mapping& mapping,
   const bool identify = mapping.type == "identify";
   for (const FieldMapping& f : mapping.traits) {
     ASSIGN_OR_RETURN(BoundValue b, internal::Bind(f.source, columns));
-    t.fields_.push_back({identify ? Path({"traits"}, f.name) : Path({"context", "traits"}, f.name),
-                         std::move(b)});
+    t.fields_.push_back({identify ? Path({"traits"}, f.name) : Path({"context", "traits"}, f.name), std::move(b)});
   }
   for (const FieldMapping& f : mapping.properties) {
     ASSIGN_OR_RETURN(BoundValue b, internal::Bind(f.source, columns));
@@ -91,8 +88,7 @@ absl::StatusOr<RowTransformer> RowTransformer::Create(const Mapping& mapping,
     for (const Aggregate& a : g.aggregates) {
       std::vector<int> indexes;
       for (const std::string& c : a.columns) {
-        ASSIGN_OR_RETURN(int index, internal::ColumnIndex(columns, c,
-                                                          "group_by.aggregates." + a.name));
+        ASSIGN_OR_RETURN(int index, internal::ColumnIndex(columns, c, "group_by.aggregates." + a.name));
         indexes.push_back(index);
       }
       t.aggregate_columns_.push_back(std::move(indexes));
@@ -101,8 +97,8 @@ absl::StatusOr<RowTransformer> RowTransformer::Create(const Mapping& mapping,
   return t;
 }
 
-bool RowTransformer::BuildEvent(const Record& record, const std::string& id_seed,
-                                JsonObject* event, std::string* reason) const {
+bool RowTransformer::BuildEvent(const Record& record, const std::string& id_seed, JsonObject* event,
+                                std::string* reason) const {
   const Mapping& m = *mapping_;
   const Encoding enc = m.encoding;
   std::string text;
@@ -125,8 +121,8 @@ bool RowTransformer::BuildEvent(const Record& record, const std::string& id_seed
     if (!EvalText(*anonymous_id_, record, columns_, enc, &anonymous_id, reason)) return false;
   }
   if (user_id.empty() && anonymous_id.empty()) {
-    *reason = internal::Cat("no userId or anonymousId (",
-                           user_id_ ? user_id_->label : anonymous_id_->label, " is empty)");
+    *reason =
+        internal::Cat("no userId or anonymousId (", user_id_ ? user_id_->label : anonymous_id_->label, " is empty)");
     return false;
   }
   if (!user_id.empty()) event->Set({"userId"}, JsonString(user_id));
@@ -149,14 +145,15 @@ bool RowTransformer::BuildEvent(const Record& record, const std::string& id_seed
   }
   text.clear();
   if (message_id_ && !EvalText(*message_id_, record, columns_, enc, &text, reason)) return false;
-  event->Set({"messageId"}, JsonString(text.empty() ? "imp-" + id_keys_->HexDigest("import", id_seed).substr(0, 32) : text));
+  event->Set({"messageId"},
+             JsonString(text.empty() ? "imp-" + id_keys_->HexDigest("import", id_seed).substr(0, 32) : text));
   if (timestamp_) {
     if (!EvalText(*timestamp_, record, columns_, enc, &text, reason)) return false;
     if (!text.empty()) {
       TimeMs ms = 0;
       if (!timestamp_parser_->Parse(text, &ms)) {
-        *reason = internal::Cat(timestamp_->label, ": \"", text, "\" does not match the format \"",
-                               m.timestamp->format, "\"");
+        *reason = internal::Cat(timestamp_->label, ": \"", text, "\" does not match the format \"", m.timestamp->format,
+                                "\"");
         return false;
       }
       event->Set({"timestamp"}, JsonString(FormatIso8601(ms)));
@@ -179,8 +176,7 @@ bool RowTransformer::BuildEvent(const Record& record, const std::string& id_seed
   return true;
 }
 
-bool RowTransformer::Transform(const Record& record, std::string* json,
-                               std::string* reason) const {
+bool RowTransformer::Transform(const Record& record, std::string* json, std::string* reason) const {
   if (!record.error.empty()) {
     *reason = record.error;
     return false;
@@ -192,8 +188,8 @@ bool RowTransformer::Transform(const Record& record, std::string* json,
   json->clear();
   event.AppendTo(json);
   if (json->size() > options_.max_event_bytes) {
-    *reason = internal::Cat("the event is ", json->size(), " bytes, over the ",
-                           options_.max_event_bytes, "-byte limit");
+    *reason =
+        internal::Cat("the event is ", json->size(), " bytes, over the ", options_.max_event_bytes, "-byte limit");
     return false;
   }
   return true;
@@ -237,8 +233,8 @@ bool RowTransformer::GroupItem(const Record& record, std::string* item, std::vec
       } else if (text.find_first_not_of(" \t") == std::string::npos) {
         present = false;
       } else {
-        *reason = internal::Cat(columns_[static_cast<size_t>(column)], ": \"", text.substr(0, 60),
-                               "\" is not a number");
+        *reason =
+            internal::Cat(columns_[static_cast<size_t>(column)], ": \"", text.substr(0, 60), "\" is not a number");
         return false;
       }
     }
@@ -250,9 +246,9 @@ bool RowTransformer::GroupItem(const Record& record, std::string* item, std::vec
 struct EventGrouper::Group {
   std::string key;
   JsonObject head;
-  std::string items;               // item objects joined by ','
+  std::string items;                // item objects joined by ','
   std::vector<uint32_t> item_ends;  // end offset of each item in `items`
-  std::vector<double> aggregates;  // NaN until a row has a value
+  std::vector<double> aggregates;   // NaN until a row has a value
   std::vector<RowRef> rows;
   std::string raw;
 };
@@ -262,8 +258,7 @@ EventGrouper::EventGrouper(const Mapping& mapping, size_t max_event_bytes)
 
 EventGrouper::~EventGrouper() = default;
 
-bool EventGrouper::Add(const RowTransformer& t, const Record& record, RowRef ref,
-                       std::string* reason) {
+bool EventGrouper::Add(const RowTransformer& t, const Record& record, RowRef ref, std::string* reason) {
   if (!record.error.empty()) {
     *reason = record.error;
     return false;
@@ -276,8 +271,7 @@ bool EventGrouper::Add(const RowTransformer& t, const Record& record, RowRef ref
   auto it = index_.find(key);
   if (it == index_.end()) {
     auto fresh = std::make_unique<Group>();
-    if (!t.BuildEvent(record, internal::Cat(t.options().input_name, "\n", key), &fresh->head,
-                      reason)) {
+    if (!t.BuildEvent(record, internal::Cat(t.options().input_name, "\n", key), &fresh->head, reason)) {
       return false;
     }
     fresh->key = key;
@@ -303,9 +297,14 @@ bool EventGrouper::Add(const RowTransformer& t, const Record& record, RowRef ref
       continue;
     }
     switch (aggregates[i].kind) {
-      case Aggregate::Kind::kMin: acc = std::min(acc, v); break;
-      case Aggregate::Kind::kMax: acc = std::max(acc, v); break;
-      default: acc += v;
+      case Aggregate::Kind::kMin:
+        acc = std::min(acc, v);
+        break;
+      case Aggregate::Kind::kMax:
+        acc = std::max(acc, v);
+        break;
+      default:
+        acc += v;
     }
   }
   if (!g->rows.empty()) g->raw.push_back('\n');
@@ -321,9 +320,8 @@ bool EventGrouper::BuildGroupEvent(Group& g, RowEvent* out, std::string* reason)
     const Aggregate& a = spec.aggregates[i];
     double v = g.aggregates[i];
     if (std::isnan(v)) continue;
-    std::string json = a.kind == Aggregate::Kind::kCount
-                           ? std::to_string(static_cast<int64_t>(v))
-                           : internal::FormatDouble(internal::RoundTo(v, a.round));
+    std::string json = a.kind == Aggregate::Kind::kCount ? std::to_string(static_cast<int64_t>(v))
+                                                         : internal::FormatDouble(internal::RoundTo(v, a.round));
     event.Set(Path({"properties"}, a.name), std::move(json));
   }
   out->items_omitted = 0;
@@ -334,8 +332,7 @@ bool EventGrouper::BuildGroupEvent(Group& g, RowEvent* out, std::string* reason)
     std::vector<std::string> items_path = Path({"properties"}, spec.items_property);
     event.Set(items_path, internal::Cat("[", g.items, "]"));
     event.AppendTo(&out->json);
-    if (out->json.size() > max_event_bytes_ &&
-        spec.on_oversize == GroupBy::Oversize::kTruncateItems) {
+    if (out->json.size() > max_event_bytes_ && spec.on_oversize == GroupBy::Oversize::kTruncateItems) {
       // Keep as many items as fit, and say how many were left out.
       std::vector<std::string> omitted_path = items_path;
       omitted_path.back() += "_omitted";
@@ -346,9 +343,8 @@ bool EventGrouper::BuildGroupEvent(Group& g, RowEvent* out, std::string* reason)
       size_t k = 0;
       while (k < n && base + g.item_ends[k] <= max_event_bytes_) ++k;
       while (true) {
-        event.Set(items_path, internal::Cat("[", std::string_view(g.items).substr(
-                                                    0, k == 0 ? 0 : g.item_ends[k - 1]),
-                                           "]"));
+        event.Set(items_path,
+                  internal::Cat("[", std::string_view(g.items).substr(0, k == 0 ? 0 : g.item_ends[k - 1]), "]"));
         event.Set(omitted_path, std::to_string(n - k));
         out->json.clear();
         event.AppendTo(&out->json);
@@ -359,15 +355,14 @@ bool EventGrouper::BuildGroupEvent(Group& g, RowEvent* out, std::string* reason)
     }
   }
   if (out->json.size() > max_event_bytes_) {
-    *reason = internal::Cat("the event for group \"", g.key, "\" is ", out->json.size(),
-                           " bytes, over the ", max_event_bytes_, "-byte limit");
+    *reason = internal::Cat("the event for group \"", g.key, "\" is ", out->json.size(), " bytes, over the ",
+                            max_event_bytes_, "-byte limit");
     return false;
   }
   return true;
 }
 
-void EventGrouper::Finish(const std::function<void(RowEvent)>& emit,
-                          const std::function<void(Rejection)>& reject) {
+void EventGrouper::Finish(const std::function<void(RowEvent)>& emit, const std::function<void(Rejection)>& reject) {
   index_.clear();
   for (std::unique_ptr<Group>& g : groups_) {
     RowEvent event;

@@ -59,7 +59,7 @@ struct RowRef {
 struct RowEvent {
   std::string json;
   std::vector<RowRef> rows;
-  std::string raw;  // the rows' text, joined by '\n'
+  std::string raw;             // the rows' text, joined by '\n'
   uint32_t items_omitted = 0;  // items left out of the list to fit the size limit
 };
 
@@ -76,8 +76,7 @@ class RowTransformer {
   // one input. NotFound naming the key and column when the mapping reads a
   // column the input does not have; InvalidArgument for a bad timestamp
   // format or zone.
-  static absl::StatusOr<RowTransformer> Create(const Mapping& mapping,
-                                               const std::vector<std::string>& columns,
+  static absl::StatusOr<RowTransformer> Create(const Mapping& mapping, const std::vector<std::string>& columns,
                                                TransformOptions options);
 
   // The whole event for one row. False with `*reason` when the row cannot be
@@ -99,15 +98,14 @@ class RowTransformer {
   bool GroupKey(const Record& record, std::string* key, std::string* reason) const;
   // One group row's item JSON object (empty without items) and aggregate
   // inputs (NaN where the row has no value).
-  bool GroupItem(const Record& record, std::string* item, std::vector<double>* values,
-                 std::string* reason) const;
+  bool GroupItem(const Record& record, std::string* item, std::vector<double>* values, std::string* reason) const;
 
   const Mapping* mapping_ = nullptr;
   std::vector<std::string> columns_;
   TransformOptions options_;
   std::optional<identity::Pseudonymizer> id_keys_;  // keyed by options_.id_key
-  std::optional<internal::BoundValue> event_, name_, user_id_, anonymous_id_, group_id_,
-      previous_id_, message_id_, timestamp_;
+  std::optional<internal::BoundValue> event_, name_, user_id_, anonymous_id_, group_id_, previous_id_, message_id_,
+      timestamp_;
   std::optional<internal::TimestampParser> timestamp_parser_;
   struct BoundField {
     std::vector<std::string> path;
@@ -134,8 +132,7 @@ class EventGrouper {
   // order, and frees the groups. A group whose event is over the size limit
   // is cut down (group_by.on_oversize: truncate_items) or passed to
   // `reject` with all its rows.
-  void Finish(const std::function<void(RowEvent)>& emit,
-              const std::function<void(Rejection)>& reject);
+  void Finish(const std::function<void(RowEvent)>& emit, const std::function<void(Rejection)>& reject);
 
   size_t groups() const { return groups_.size(); }
 

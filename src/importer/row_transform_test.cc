@@ -43,11 +43,11 @@ constexpr char kRetailCsv[] =
     "Kingdom\n"                                                                       // line 2
     "536366,22633,\"HAND WARMER, UNION JACK \",6,2010-12-01 08:28:00,1.85,,France\n"  // line 3
     "536365,71053,WHITE METAL LANTERN,6,2010-12-01 08:26:00,3.39,17850.0,United Kingdom\n"
-    "C536379,D,Discount,-1,2010-12-01 09:41:00,27.5,14527.0,United Kingdom\n"         // line 5
+    "C536379,D,Discount,-1,2010-12-01 09:41:00,27.5,14527.0,United Kingdom\n"  // line 5
     "536365,22752,SET 7 BABUSHKA NESTING BOXES,abc,2010-12-01 08:26:00,7.65,17850.0,United "
-    "Kingdom\n"                                                                       // line 6
-    "536400,1,A,x,2010-12-01 10:00:00,1,12345.0,Spain\n"                              // line 7
-    "536365,21730,GLASS STAR,1,2010-12-01 08:26:00,0.1,17850.0,United Kingdom\n"      // line 8
+    "Kingdom\n"                                                                   // line 6
+    "536400,1,A,x,2010-12-01 10:00:00,1,12345.0,Spain\n"                          // line 7
+    "536365,21730,GLASS STAR,1,2010-12-01 08:26:00,0.1,17850.0,United Kingdom\n"  // line 8
     "536365,21731,GLASS MOON,2,2010-12-01 08:26:00,0.1,17850.0,United Kingdom\n";
 
 struct Output {
@@ -70,8 +70,8 @@ std::unique_ptr<CsvReader> Reader(const std::string& csv) {
 Output Convert(const Mapping& mapping, const std::string& csv, size_t max_event_bytes = 32000) {
   Output out;
   std::unique_ptr<CsvReader> reader = Reader(csv);
-  absl::StatusOr<RowTransformer> t = RowTransformer::Create(
-      mapping, reader->columns(), {.input_name = "in.csv", .max_event_bytes = max_event_bytes});
+  absl::StatusOr<RowTransformer> t =
+      RowTransformer::Create(mapping, reader->columns(), {.input_name = "in.csv", .max_event_bytes = max_event_bytes});
   EXPECT_TRUE(t.ok()) << t.status();
   std::optional<EventGrouper> grouper;
   if (mapping.group_by) grouper.emplace(mapping, max_event_bytes);
@@ -167,11 +167,10 @@ group_by:
 
 TEST(RowTransformTest, OversizedGroupKeepsTheItemsThatFitAndSaysHowManyWereLeftOut) {
   Mapping m = MustParse(kRetailMapping);
-  std::string csv =
-      "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n";
+  std::string csv = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n";
   for (int i = 0; i < 200; ++i) {
-    csv += "9," + std::to_string(i) + ",SOME LONG PRODUCT DESCRIPTION NUMBER " +
-           std::to_string(i) + ",1,2011-01-01 10:00:00,1.5,1.0,UK\n";
+    csv += "9," + std::to_string(i) + ",SOME LONG PRODUCT DESCRIPTION NUMBER " + std::to_string(i) +
+           ",1,2011-01-01 10:00:00,1.5,1.0,UK\n";
   }
   Output out = Convert(m, csv, 4000);
   ASSERT_EQ(out.events.size(), 1u);
@@ -205,11 +204,11 @@ traits:
 timestamp: {column: Since, format: unix_ms}
 )");
   Output out = Convert(m,
-                   "customerID,Email,tenure,MonthlyCharges,SeniorCitizen,City,Since\n"
-                   "7590-VHVEG, A@Example.COM ,1,29.85,0,Foshan,1700000000000\n"
-                   "5575-GNVDE,,34, ,yes,,\n"
-                   "3668-QPYBK,,2,n/a,0,,\n"
-                   ",,2,1,0,,\n");
+                       "customerID,Email,tenure,MonthlyCharges,SeniorCitizen,City,Since\n"
+                       "7590-VHVEG, A@Example.COM ,1,29.85,0,Foshan,1700000000000\n"
+                       "5575-GNVDE,,34, ,yes,,\n"
+                       "3668-QPYBK,,2,n/a,0,,\n"
+                       ",,2,1,0,,\n");
   ASSERT_EQ(out.events.size(), 2u);
   json a = json::parse(out.events[0].json);
   EXPECT_EQ(a["type"], "identify");
@@ -280,8 +279,7 @@ constants:
 context:
   ip: ip
 )");
-  Output out =
-      Convert(m, "action,amount,u,ip\nbuy,5,ab,1.2.3.4\nbuy,-5,ab,\nlook,1,ab,\n,1,ab,\n");
+  Output out = Convert(m, "action,amount,u,ip\nbuy,5,ab,1.2.3.4\nbuy,-5,ab,\nlook,1,ab,\n,1,ab,\n");
   ASSERT_EQ(out.events.size(), 4u);
   json a = json::parse(out.events[0].json);
   EXPECT_EQ(a["event"], "Order Completed");
@@ -310,10 +308,8 @@ TEST(RowTransformTest, InvalidUtf8IsRejectedUnlessTheMappingSaysLatin1) {
   std::string csv = "id,name\n1,caf\xE9\n";
   Output utf8 = Convert(MustParse("event: E\nuser_id: id\nproperties: {name: name}\n"), csv);
   ASSERT_EQ(utf8.rejections.size(), 1u);
-  EXPECT_EQ(utf8.rejections[0].reason,
-            "name: not valid UTF-8 (set `encoding: latin1` for Latin-1 files)");
-  Output latin1 =
-      Convert(MustParse("encoding: latin1\nevent: E\nuser_id: id\nproperties: {name: name}\n"), csv);
+  EXPECT_EQ(utf8.rejections[0].reason, "name: not valid UTF-8 (set `encoding: latin1` for Latin-1 files)");
+  Output latin1 = Convert(MustParse("encoding: latin1\nevent: E\nuser_id: id\nproperties: {name: name}\n"), csv);
   ASSERT_EQ(latin1.events.size(), 1u);
   EXPECT_EQ(json::parse(latin1.events[0].json)["properties"]["name"], "caf\xC3\xA9");
 }

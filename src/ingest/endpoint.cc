@@ -12,11 +12,11 @@ std::optional<Endpoint> EndpointFromPath(std::string_view path) {
   if (!path.starts_with(kPrefix)) return std::nullopt;
   path.remove_prefix(kPrefix.size());
   static constexpr std::pair<std::string_view, Endpoint> kNames[] = {
-      {"batch", Endpoint::kBatch},   {"b", Endpoint::kBatch},      {"identify", Endpoint::kIdentify},
-      {"i", Endpoint::kIdentify},    {"track", Endpoint::kTrack},  {"t", Endpoint::kTrack},
-      {"page", Endpoint::kPage},     {"p", Endpoint::kPage},       {"screen", Endpoint::kScreen},
-      {"s", Endpoint::kScreen},      {"group", Endpoint::kGroup},  {"g", Endpoint::kGroup},
-      {"alias", Endpoint::kAlias},   {"a", Endpoint::kAlias}};
+      {"batch", Endpoint::kBatch}, {"b", Endpoint::kBatch},     {"identify", Endpoint::kIdentify},
+      {"i", Endpoint::kIdentify},  {"track", Endpoint::kTrack}, {"t", Endpoint::kTrack},
+      {"page", Endpoint::kPage},   {"p", Endpoint::kPage},      {"screen", Endpoint::kScreen},
+      {"s", Endpoint::kScreen},    {"group", Endpoint::kGroup}, {"g", Endpoint::kGroup},
+      {"alias", Endpoint::kAlias}, {"a", Endpoint::kAlias}};
   for (const auto& [name, endpoint] : kNames) {
     if (path == name) return endpoint;
   }

@@ -87,8 +87,8 @@ struct Pipeline::Group {
   std::vector<std::unique_ptr<Work>> work;
 };
 
-Pipeline::Pipeline(store::KvStore& kv, identity::IdentityGraph& graph,
-                   profiles::ProfileStore& profiles, const Clock& clock, PipelineOptions options)
+Pipeline::Pipeline(store::KvStore& kv, identity::IdentityGraph& graph, profiles::ProfileStore& profiles,
+                   const Clock& clock, PipelineOptions options)
     : kv_(kv),
       graph_(graph),
       profiles_(profiles),
@@ -121,14 +121,13 @@ absl::Status Pipeline::Recover() {
   next_seq_ = last + 1;
   // Events after the checkpoint are replayed onto their atoms' profiles.
   uint64_t replayed = 0;
-  RETURN_IF_ERROR(Annotate(
-      profiles::ForEachEventAfter(kv_, profiles_.watermark(),
-                                  [&](const profiles::Event& e) {
-                                    profiles_.Apply(e, e.person);
-                                    ++replayed;
-                                    return absl::OkStatus();
-                                  }),
-      "replaying events"));
+  RETURN_IF_ERROR(Annotate(profiles::ForEachEventAfter(kv_, profiles_.watermark(),
+                                                       [&](const profiles::Event& e) {
+                                                         profiles_.Apply(e, e.person);
+                                                         ++replayed;
+                                                         return absl::OkStatus();
+                                                       }),
+                           "replaying events"));
   // Views of merged persons are combinations of their atoms.
   absl::flat_hash_set<PersonId> merged_roots;
   for (PersonId atom = 0; atom < graph_.atom_count(); ++atom) {
@@ -215,7 +214,8 @@ void Pipeline::Submit(RequestParse parse, Done done) {
     w->message_keys.push_back(profiles::MessageIdKey(scope, e.message_id));
     body.assign(profiles::EventTypeName(e.type)).push_back('\0');
     body.append(e.name).push_back('\0');
-    for (const identity::Identifier& id : pe.identifiers) body.append(id.ns).append(1, '=').append(id.value).push_back('\0');
+    for (const identity::Identifier& id : pe.identifiers)
+      body.append(id.ns).append(1, '=').append(id.value).push_back('\0');
     body.append(e.properties).push_back('\0');
     for (const auto& [key, json] : e.traits) body.append(key).append(1, '=').append(json).push_back('\0');
     identity::IdentifierDigest d;
@@ -294,8 +294,7 @@ void Pipeline::Fail(Work& w, const absl::Status& status) {
   }
 }
 
-void Pipeline::UndoMerge(uint64_t merge_id,
-                         std::function<void(absl::StatusOr<identity::UndoResult>)> done) {
+void Pipeline::UndoMerge(uint64_t merge_id, std::function<void(absl::StatusOr<identity::UndoResult>)> done) {
   auto result = std::make_shared<identity::UndoResult>();
   Execute(
       [this, merge_id, result](store::WriteBatch* batch) -> absl::Status {
@@ -443,8 +442,7 @@ void Pipeline::CommitterLoop() {
             wait_ms = std::clamp<TimeMs>(next - clock_.NowMs(), 1, wait_ms);
           }
         }
-        queue_cv_.wait_for(lock, std::chrono::milliseconds(wait_ms),
-                           [&] { return stopping_ || !queue_.empty(); });
+        queue_cv_.wait_for(lock, std::chrono::milliseconds(wait_ms), [&] { return stopping_ || !queue_.empty(); });
       }
       if (queue_.empty() && stopping_) break;
       while (!queue_.empty() && g->work.size() < options_.max_group_requests) {
@@ -485,8 +483,7 @@ void Pipeline::CommitterLoop() {
       }
       if (checkpoint_running_) {
         // A slice per group, so that a large checkpoint never stalls ingest.
-        checkpoint_running_ =
-            profiles_.CheckpointStep(next_seq_ - 1, options_.checkpoint_atoms_per_group, &g->batch);
+        checkpoint_running_ = profiles_.CheckpointStep(next_seq_ - 1, options_.checkpoint_atoms_per_group, &g->batch);
       }
       counters_.persons = graph_.person_count();
       counters_.identities = graph_.identity_count();

@@ -64,9 +64,9 @@ struct PipelineOptions {
 
 // Outcome of one request.
 struct IngestAck {
-  absl::Status status;           // OK once durable; the background error if the store failed
-  size_t accepted = 0;           // new events stored
-  size_t duplicates = 0;         // events already stored (same messageId)
+  absl::Status status;    // OK once durable; the background error if the store failed
+  size_t accepted = 0;    // new events stored
+  size_t duplicates = 0;  // events already stored (same messageId)
   // Every rejection of the request (RequestParse::rejected, then events the
   // identity graph refused), each kept in the quarantine.
   std::vector<InputError> quarantined;
@@ -101,8 +101,8 @@ struct QuarantineEntry {
 class Pipeline {
  public:
   // All references must outlive the pipeline.
-  Pipeline(store::KvStore& kv, identity::IdentityGraph& graph, profiles::ProfileStore& profiles,
-           const Clock& clock, PipelineOptions options);
+  Pipeline(store::KvStore& kv, identity::IdentityGraph& graph, profiles::ProfileStore& profiles, const Clock& clock,
+           PipelineOptions options);
   ~Pipeline();  // Stop()s
 
   // Tags and segments to keep in step with every commit (optional; set
@@ -147,9 +147,7 @@ class Pipeline {
   void SetCompletionExecutor(Executor executor);
 
   // Shared access to the graph and profiles for readers.
-  std::shared_lock<std::shared_mutex> LockForRead() const {
-    return std::shared_lock<std::shared_mutex>(state_mu_);
-  }
+  std::shared_lock<std::shared_mutex> LockForRead() const { return std::shared_lock<std::shared_mutex>(state_mu_); }
 
   // The newest quarantined events, newest first, at most `limit`.
   absl::StatusOr<std::vector<QuarantineEntry>> ListQuarantine(size_t limit) const;

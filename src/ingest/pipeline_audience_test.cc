@@ -2,8 +2,8 @@
 // events, merges, undos and restarts.
 #include <chrono>
 #include <future>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/status.h"
@@ -19,8 +19,8 @@ namespace {
 constexpr TimeMs kNow = 1700000000000;
 constexpr TimeMs kDay = 86400000;
 
-ParsedEvent Event(std::string message_id, std::string user_id, std::string anonymous_id, std::string name,
-                  TimeMs at, std::string properties = "{}") {
+ParsedEvent Event(std::string message_id, std::string user_id, std::string anonymous_id, std::string name, TimeMs at,
+                  std::string properties = "{}") {
   ParsedEvent pe = testing::TrackEvent(std::move(message_id), std::move(user_id), std::move(anonymous_id),
                                        std::move(name), at, kNow);
   pe.event.properties = std::move(properties);
@@ -152,18 +152,28 @@ std::vector<std::string> TableDump(World& w) {
     const segments::PersonTable::Person* p = t.Get(id);
     if (!p) continue;
     for (const segments::PersonTable::EventRow& e : p->events) {
-      std::string line = std::to_string(id) + ": " + std::to_string(e.time) + " " +
-                         std::string(t.strings().Get(e.name)) + " |";
+      std::string line =
+          std::to_string(id) + ": " + std::to_string(e.time) + " " + std::string(t.strings().Get(e.name)) + " |";
       const auto* c = p->cells.data() + e.cells_begin;
       for (size_t i = 0; i < size_t{e.property_count} + e.context_count; ++i, ++c) {
         segments::Value v = t.ToValue(*c);
         line += " " + std::string(t.strings().Get(c->key)) + "=";
         switch (v.kind) {
-          case segments::Value::Kind::kNumber: line += std::to_string(v.number); break;
-          case segments::Value::Kind::kBool: line += v.boolean ? "true" : "false"; break;
-          case segments::Value::Kind::kString: line += "'" + std::string(v.string) + "'"; break;
-          case segments::Value::Kind::kArray: line += "[" + std::to_string(v.array->size()) + "]"; break;
-          case segments::Value::Kind::kNull: line += "null"; break;
+          case segments::Value::Kind::kNumber:
+            line += std::to_string(v.number);
+            break;
+          case segments::Value::Kind::kBool:
+            line += v.boolean ? "true" : "false";
+            break;
+          case segments::Value::Kind::kString:
+            line += "'" + std::string(v.string) + "'";
+            break;
+          case segments::Value::Kind::kArray:
+            line += "[" + std::to_string(v.array->size()) + "]";
+            break;
+          case segments::Value::Kind::kNull:
+            line += "null";
+            break;
         }
       }
       out.push_back(std::move(line));

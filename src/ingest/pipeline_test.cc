@@ -51,8 +51,8 @@ class PipelineTest : public ::testing::Test {
 TEST_F(PipelineTest, StoresEventsAndUpdatesProfiles) {
   World w(kv_, clock_, Options());
   ASSERT_TRUE(w.pipeline.Start().ok());
-  IngestAck ack = w.SubmitAndWait({Track("m1", "u1", "Order Completed", 10.5),
-                                   Track("m2", "u1", "Order Completed", 4.5)});
+  IngestAck ack =
+      w.SubmitAndWait({Track("m1", "u1", "Order Completed", 10.5), Track("m2", "u1", "Order Completed", 4.5)});
   ASSERT_TRUE(ack.status.ok()) << ack.status;
   EXPECT_EQ(ack.accepted, 2u);
   PersonId p = w.Find("user_id", "u1");
@@ -133,8 +133,7 @@ TEST_F(PipelineTest, MessageIdOutsideTheWindowIsANewEvent) {
 TEST_F(PipelineTest, RejectedEventsAreQuarantinedWithReasons) {
   World w(kv_, clock_, Options());
   ASSERT_TRUE(w.pipeline.Start().ok());
-  IngestAck ack = w.SubmitAndWait({Track("m1", "u1", "A")},
-                                  {InputError{"event is required", "batch[1].event", 1}});
+  IngestAck ack = w.SubmitAndWait({Track("m1", "u1", "A")}, {InputError{"event is required", "batch[1].event", 1}});
   EXPECT_EQ(ack.accepted, 1u);
   ASSERT_EQ(ack.quarantined.size(), 1u);
   auto q = w.pipeline.ListQuarantine(10);
@@ -248,8 +247,7 @@ TEST_F(PipelineTest, FirstStoreFailureIsLoggedKeptAndReturnedByLaterWrites) {
 
   kv_.FailWritesForTest(absl::InternalError("IO error: No space left on device"));
   IngestAck failed = w.SubmitAndWait({Track("m1", "u1", "A")});
-  const absl::Status cause =
-      absl::UnavailableError("store write failed: IO error: No space left on device");
+  const absl::Status cause = absl::UnavailableError("store write failed: IO error: No space left on device");
   EXPECT_EQ(failed.status, cause);
   EXPECT_FALSE(w.pipeline.healthy());
   EXPECT_EQ(w.pipeline.background_error(), cause);
@@ -301,8 +299,8 @@ TEST_F(PipelineTest, ConcurrentSubmittersShareGroupCommits) {
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 200; ++i) {
-        auto ack = w.SubmitAndWait({Track("t" + std::to_string(t) + "-" + std::to_string(i),
-                                          "u" + std::to_string(i % 17), "A")});
+        auto ack = w.SubmitAndWait(
+            {Track("t" + std::to_string(t) + "-" + std::to_string(i), "u" + std::to_string(i % 17), "A")});
         accepted += ack.accepted;
       }
     });

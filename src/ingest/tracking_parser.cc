@@ -36,8 +36,20 @@ constexpr size_t kMaxCachedBodyBytes = 1 << 20;
 
 // The top-level message fields the parser reads.
 enum Field : uint8_t {
-  kType, kUserId, kAnonymousId, kEventField, kName, kPreviousId, kGroupId,
-  kProperties, kTraits, kContext, kMessageId, kTimestamp, kOriginalTimestamp, kSentAt,
+  kType,
+  kUserId,
+  kAnonymousId,
+  kEventField,
+  kName,
+  kPreviousId,
+  kGroupId,
+  kProperties,
+  kTraits,
+  kContext,
+  kMessageId,
+  kTimestamp,
+  kOriginalTimestamp,
+  kSentAt,
   kFieldCount
 };
 
@@ -159,8 +171,7 @@ std::optional<Rejection> ReadTime(const Message& m, Field f, std::optional<TimeM
   }
   auto t = ParseIso8601(text);
   if (!t.ok()) {
-    return Rejection{name + " is not a valid ISO-8601 time: " + std::string(t.status().message()),
-                     name};
+    return Rejection{name + " is not a valid ISO-8601 time: " + std::string(t.status().message()), name};
   }
   out = *t;
   return std::nullopt;
@@ -221,17 +232,15 @@ std::optional<profiles::Location> ReadLocation(element loc) {
 
 // Appends the normalised identifier unless it is already listed. An invalid
 // value becomes a warning naming `where`. Returns the normalised value.
-std::optional<std::string> AddIdentifier(std::string_view ns, std::string_view raw,
-                                         std::string_view where, const ParseOptions& options,
-                                         ParsedEvent& parsed) {
+std::optional<std::string> AddIdentifier(std::string_view ns, std::string_view raw, std::string_view where,
+                                         const ParseOptions& options, ParsedEvent& parsed) {
   auto value = identity::Normalize(ns, raw, options.identity);
   if (!value.ok()) {
     parsed.warnings.push_back(std::string(where) + ": " + std::string(value.status().message()));
     return std::nullopt;
   }
   identity::Identifier id{std::string(ns), *value};
-  if (std::find(parsed.identifiers.begin(), parsed.identifiers.end(), id) ==
-      parsed.identifiers.end()) {
+  if (std::find(parsed.identifiers.begin(), parsed.identifiers.end(), id) == parsed.identifiers.end()) {
     parsed.identifiers.push_back(std::move(id));
   }
   return std::move(*value);
@@ -239,15 +248,14 @@ std::optional<std::string> AddIdentifier(std::string_view ns, std::string_view r
 
 // Adds an identifier found at `where` (a string or number; empty and null
 // values are ignored, other types are a warning).
-void AddIdentifierValue(std::string_view ns, element e, std::string_view where,
-                        const ParseOptions& options, ParsedEvent& parsed) {
+void AddIdentifierValue(std::string_view ns, element e, std::string_view where, const ParseOptions& options,
+                        ParsedEvent& parsed) {
   std::string raw;
   switch (IdText(e, raw)) {
     case IdState::kAbsent:
       return;
     case IdState::kWrongType:
-      parsed.warnings.push_back(std::string(where) + ": identifier '" + std::string(ns) +
-                                "': not a string or number");
+      parsed.warnings.push_back(std::string(where) + ": identifier '" + std::string(ns) + "': not a string or number");
       return;
     case IdState::kPresent:
       AddIdentifier(ns, raw, where, options, parsed);
@@ -267,8 +275,7 @@ struct Checked {
 
 // Applies the validation rules in the order their errors are reported.
 // Sets ev.name (track, page, screen) and ev.group_id on the way.
-std::optional<Rejection> Validate(const Message& m, std::optional<EventType> implied, Checked& c,
-                                  profiles::Event& ev) {
+std::optional<Rejection> Validate(const Message& m, std::optional<EventType> implied, Checked& c, profiles::Event& ev) {
   if (m.present[kType]) {
     std::string_view name;
     if (m.value[kType].get_string().get(name) != simdjson::SUCCESS) {
@@ -288,11 +295,9 @@ std::optional<Rejection> Validate(const Message& m, std::optional<EventType> imp
     return Rejection{"type is required", "type"};
   }
 
-  if (m.present[kMessageId] &&
-      (m.value[kMessageId].get_string().get(c.message_id) != simdjson::SUCCESS ||
-       c.message_id.empty() || c.message_id.size() > kMaxMessageIdBytes)) {
-    return Rejection{"messageId must be a non-empty string of at most " +
-                         std::to_string(kMaxMessageIdBytes) + " bytes",
+  if (m.present[kMessageId] && (m.value[kMessageId].get_string().get(c.message_id) != simdjson::SUCCESS ||
+                                c.message_id.empty() || c.message_id.size() > kMaxMessageIdBytes)) {
+    return Rejection{"messageId must be a non-empty string of at most " + std::to_string(kMaxMessageIdBytes) + " bytes",
                      "messageId"};
   }
 
@@ -311,8 +316,7 @@ std::optional<Rejection> Validate(const Message& m, std::optional<EventType> imp
   switch (c.type) {
     case EventType::kTrack: {
       std::string_view name;
-      if (!m.present[kEventField] ||
-          m.value[kEventField].get_string().get(name) != simdjson::SUCCESS || name.empty()) {
+      if (!m.present[kEventField] || m.value[kEventField].get_string().get(name) != simdjson::SUCCESS || name.empty()) {
         return Rejection{"track needs a non-empty \"event\"", "event"};
       }
       ev.name.assign(name);
@@ -364,8 +368,7 @@ std::optional<Rejection> Validate(const Message& m, std::optional<EventType> imp
 // Normalises userId and anonymousId. The event must keep a valid one (alias:
 // a valid userId); a second, invalid one becomes a warning.
 std::optional<Rejection> NormalizePrimaryIds(const Checked& c, const ParseOptions& options,
-                                             std::optional<std::string>& user_id,
-                                             std::optional<std::string>& anon_id,
+                                             std::optional<std::string>& user_id, std::optional<std::string>& anon_id,
                                              ParsedEvent& parsed) {
   absl::Status user_error, anon_error;
   if (c.user_state == IdState::kPresent) {
@@ -517,16 +520,14 @@ void AddIdentifiers(const Sources& src, const Checked& c, std::optional<std::str
     parsed.identifiers.push_back({std::string(identity::kUserId), std::move(*user_id)});
   }
   if (c.type == EventType::kAlias) {
-    if (auto previous =
-            AddIdentifier(identity::kAnonymousId, c.previous_raw, "previousId", options, parsed)) {
+    if (auto previous = AddIdentifier(identity::kAnonymousId, c.previous_raw, "previousId", options, parsed)) {
       ev.previous_id = std::move(*previous);
     }
   }
   if (anon_id) {
     ev.anonymous_id = *anon_id;
     identity::Identifier id{std::string(identity::kAnonymousId), std::move(*anon_id)};
-    if (std::find(parsed.identifiers.begin(), parsed.identifiers.end(), id) ==
-        parsed.identifiers.end()) {
+    if (std::find(parsed.identifiers.begin(), parsed.identifiers.end(), id) == parsed.identifiers.end()) {
       parsed.identifiers.push_back(std::move(id));
     }
   }
@@ -550,13 +551,11 @@ void AddIdentifiers(const Sources& src, const Checked& c, std::optional<std::str
 
 // Parses one message object into `parsed`, or says why it is refused.
 // Scope::buf holds the message's compact text afterwards.
-std::optional<Rejection> ParseMessage(Scope& scope, object obj, std::optional<EventType> implied,
-                                      ParsedEvent& parsed) {
+std::optional<Rejection> ParseMessage(Scope& scope, object obj, std::optional<EventType> implied, ParsedEvent& parsed) {
   Message m;
   ReadMessage(obj, scope.buf, m);
   if (scope.buf.size() > scope.options.max_event_bytes) {
-    return Rejection{"event exceeds " + std::to_string(scope.options.max_event_bytes) + " bytes",
-                     ""};
+    return Rejection{"event exceeds " + std::to_string(scope.options.max_event_bytes) + " bytes", ""};
   }
   profiles::Event& ev = parsed.event;
   Checked c;
@@ -609,21 +608,28 @@ std::optional<Rejection> ParseMessage(Scope& scope, object obj, std::optional<Ev
 
 std::optional<EventType> ImpliedType(Endpoint endpoint) {
   switch (endpoint) {
-    case Endpoint::kBatch: return std::nullopt;
-    case Endpoint::kIdentify: return EventType::kIdentify;
-    case Endpoint::kTrack: return EventType::kTrack;
-    case Endpoint::kPage: return EventType::kPage;
-    case Endpoint::kScreen: return EventType::kScreen;
-    case Endpoint::kGroup: return EventType::kGroup;
-    case Endpoint::kAlias: return EventType::kAlias;
+    case Endpoint::kBatch:
+      return std::nullopt;
+    case Endpoint::kIdentify:
+      return EventType::kIdentify;
+    case Endpoint::kTrack:
+      return EventType::kTrack;
+    case Endpoint::kPage:
+      return EventType::kPage;
+    case Endpoint::kScreen:
+      return EventType::kScreen;
+    case Endpoint::kGroup:
+      return EventType::kGroup;
+    case Endpoint::kAlias:
+      return EventType::kAlias;
   }
   return std::nullopt;
 }
 
 // Parses one input (a batch item, or the body of a single-event endpoint)
 // into an event or a rejection.
-void ParseItem(Scope& scope, element item, int index, bool in_batch,
-               std::optional<EventType> implied, RequestParse& r) {
+void ParseItem(Scope& scope, element item, int index, bool in_batch, std::optional<EventType> implied,
+               RequestParse& r) {
   ParsedEvent parsed;
   std::optional<Rejection> rejection;
   object obj;
@@ -681,8 +687,7 @@ bool ReadBatchFields(object top, Scope& scope, simdjson::dom::array& items, Requ
       }
       auto t = ParseIso8601(text);
       if (!t.ok()) {
-        Fail(r, "sentAt is not a valid ISO-8601 time: " + std::string(t.status().message()),
-             "sentAt");
+        Fail(r, "sentAt is not a valid ISO-8601 time: " + std::string(t.status().message()), "sentAt");
         return false;
       }
       scope.batch_sent_at = *t;
@@ -716,8 +721,8 @@ bool ReadBatchFields(object top, Scope& scope, simdjson::dom::array& items, Requ
   return true;
 }
 
-void ParseBody(Endpoint endpoint, std::string_view body, TimeMs received_at,
-               const ParseOptions& options, RequestParse& r) {
+void ParseBody(Endpoint endpoint, std::string_view body, TimeMs received_at, const ParseOptions& options,
+               RequestParse& r) {
   if (body.size() > options.max_batch_bytes) {
     Fail(r, "request body exceeds " + std::to_string(options.max_batch_bytes) + " bytes", "body",
          /*too_large=*/true);
@@ -793,8 +798,7 @@ void ParseBody(Endpoint endpoint, std::string_view body, TimeMs received_at,
 
 }  // namespace
 
-RequestParse ParseRequest(Endpoint endpoint, std::string_view body, TimeMs received_at,
-                          const ParseOptions& options) {
+RequestParse ParseRequest(Endpoint endpoint, std::string_view body, TimeMs received_at, const ParseOptions& options) {
   RequestParse r;
   // simdjson runs in error-code mode; what can still throw here is memory
   // exhaustion, which refuses the request rather than escaping.

@@ -46,8 +46,8 @@ struct ParseOptions {
   // traits.phone / context.traits.phone -> phone, context.device.id ->
   // device_id. These are added to them; by default the WeChat ids
   // (traits.wechat_openid, traits.wechat_unionid, also under context.traits).
-  std::vector<IdentifierSource> identifier_sources = {
-      {"wechat_openid", "traits.wechat_openid"}, {"wechat_unionid", "traits.wechat_unionid"}};
+  std::vector<IdentifierSource> identifier_sources = {{"wechat_openid", "traits.wechat_openid"},
+                                                      {"wechat_unionid", "traits.wechat_unionid"}};
   identity::IdentityOptions identity;  // normalisation of identifier values
   // Event times (after clock-skew correction) later than receivedAt plus
   // this are stored as receivedAt plus this, with a warning; earlier than
@@ -133,7 +133,6 @@ struct RequestParse {
 // they become the event's properties when it has none. page takes
 // `properties.name` when there is no top-level `name`. Numbers used as ids
 // become their decimal text ("42", not "42.0").
-RequestParse ParseRequest(Endpoint endpoint, std::string_view body, TimeMs received_at,
-                          const ParseOptions& options);
+RequestParse ParseRequest(Endpoint endpoint, std::string_view body, TimeMs received_at, const ParseOptions& options);
 
 }  // namespace facet::ingest

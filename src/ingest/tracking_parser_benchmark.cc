@@ -14,28 +14,26 @@ std::string MakeBatch(int events) {
   for (int i = 0; i < events; ++i) {
     const std::string n = std::to_string(i);
     if (i) body += ",";
-    const std::string context =
-        R"("context":{"library":{"name":"analytics.js","version":"5.2.0"},)"
-        R"("page":{"path":"/products/)" + n + R"(","url":"https://shop.example.cn/products/)" + n +
-        R"(","referrer":"https://www.baidu.com/"},"locale":"zh-CN","ip":"203.0.113.7",)"
-        R"j("userAgent":"Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X)",)j"
-        R"("device":{"id":"dev-)" + n + R"("},"location":{"city":"上海","country":"中国"}})";
-    const std::string ids = R"("anonymousId":"anon-)" + std::to_string(i % 37) +
-                            R"(","userId":"user-)" + std::to_string(i % 11) + R"(",)";
-    const std::string common = R"("messageId":"ajs-next-)" + n +
-                               R"(","originalTimestamp":"2024-05-01T12:00:00.000Z",)";
+    const std::string context = R"("context":{"library":{"name":"analytics.js","version":"5.2.0"},)"
+                                R"("page":{"path":"/products/)" +
+                                n + R"(","url":"https://shop.example.cn/products/)" + n +
+                                R"(","referrer":"https://www.baidu.com/"},"locale":"zh-CN","ip":"203.0.113.7",)"
+                                R"j("userAgent":"Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X)",)j"
+                                R"("device":{"id":"dev-)" +
+                                n + R"("},"location":{"city":"上海","country":"中国"}})";
+    const std::string ids =
+        R"("anonymousId":"anon-)" + std::to_string(i % 37) + R"(","userId":"user-)" + std::to_string(i % 11) + R"(",)";
+    const std::string common = R"("messageId":"ajs-next-)" + n + R"(","originalTimestamp":"2024-05-01T12:00:00.000Z",)";
     if (i % 10 == 0) {
-      body += R"({"type":"identify",)" + ids + common +
-              R"("traits":{"email":"User)" + n + R"(@Example.com","phone":"138 0013 8)" +
-              std::to_string(100 + i % 900) + R"(","name":"李雷","plan":"pro"},)" + context + "}";
+      body += R"({"type":"identify",)" + ids + common + R"("traits":{"email":"User)" + n +
+              R"(@Example.com","phone":"138 0013 8)" + std::to_string(100 + i % 900) +
+              R"(","name":"李雷","plan":"pro"},)" + context + "}";
     } else if (i % 3 == 0) {
       body += R"({"type":"page","name":"Product",)" + ids + common +
               R"("properties":{"title":"商品详情","path":"/products/)" + n + R"("},)" + context + "}";
     } else {
-      body += R"({"type":"track","event":"Product Viewed",)" + ids + common +
-              R"("properties":{"product_id":"p-)" + n +
-              R"(","price":199.9,"currency":"CNY","category":"茶叶","quantity":1},)" + context +
-              "}";
+      body += R"({"type":"track","event":"Product Viewed",)" + ids + common + R"("properties":{"product_id":"p-)" + n +
+              R"(","price":199.9,"currency":"CNY","category":"茶叶","quantity":1},)" + context + "}";
     }
   }
   body += "]}";

@@ -27,8 +27,7 @@ ParseOptions Options() {
   return o;
 }
 
-RequestParse Parse(Endpoint endpoint, std::string_view body,
-                   const ParseOptions& options = Options()) {
+RequestParse Parse(Endpoint endpoint, std::string_view body, const ParseOptions& options = Options()) {
   return ParseRequest(endpoint, body, kNow, options);
 }
 
@@ -55,8 +54,7 @@ InputError Rejected(Endpoint endpoint, std::string_view body) {
 
 // Rejects the second item of a batch whose first item is valid.
 InputError RejectedInBatch(std::string_view item) {
-  const std::string body = R"({"batch":[{"type":"track","event":"ok","userId":"u"},)" +
-                           std::string(item) + "]}";
+  const std::string body = R"({"batch":[{"type":"track","event":"ok","userId":"u"},)" + std::string(item) + "]}";
   RequestParse r = Batch(body);
   EXPECT_FALSE(r.fatal);
   EXPECT_THAT(r.events, SizeIs(1));
@@ -118,8 +116,7 @@ TEST(SegmentParserTest, MalformedJsonIsFatal) {
 
 TEST(SegmentParserTest, EmptyBodyAndInvalidUtf8AreMalformed) {
   EXPECT_THAT(Batch("").fatal->error, HasSubstr("malformed JSON"));
-  EXPECT_THAT(Parse(Endpoint::kTrack, "{\"event\":\"\xff\xfe\"}").fatal->error,
-              HasSubstr("malformed JSON"));
+  EXPECT_THAT(Parse(Endpoint::kTrack, "{\"event\":\"\xff\xfe\"}").fatal->error, HasSubstr("malformed JSON"));
 }
 
 TEST(SegmentParserTest, OversizedBodyIsFatalTooLarge) {
@@ -172,8 +169,7 @@ TEST(SegmentParserTest, EmptyBatchIsAccepted) {
 
 TEST(SegmentParserTest, WriteKeyFromBody) {
   EXPECT_EQ(Batch(R"({"writeKey":"wk_1","batch":[]})").write_key, "wk_1");
-  RequestParse r =
-      Parse(Endpoint::kTrack, R"({"writeKey":"wk_2","event":"Signed Up","userId":"u"})");
+  RequestParse r = Parse(Endpoint::kTrack, R"({"writeKey":"wk_2","event":"Signed Up","userId":"u"})");
   EXPECT_EQ(r.write_key, "wk_2");
   EXPECT_THAT(r.events, SizeIs(1));
   EXPECT_EQ(Batch(R"([])").write_key, "");
@@ -238,8 +234,7 @@ TEST(SegmentParserTest, BlankUserIdWithoutAnonymousIdIsRejected) {
 
 TEST(SegmentParserTest, InvalidUserIdWithAnonymousIdIsAWarning) {
   const std::string long_id(600, 'x');
-  ParsedEvent e =
-      One(Endpoint::kTrack, R"({"event":"e","userId":")" + long_id + R"(","anonymousId":"a"})");
+  ParsedEvent e = One(Endpoint::kTrack, R"({"event":"e","userId":")" + long_id + R"(","anonymousId":"a"})");
   EXPECT_THAT(Ids(e), ElementsAre(Pair("anonymous_id", "a")));
   EXPECT_EQ(e.event.user_id, "");
   ASSERT_THAT(e.warnings, SizeIs(1));
@@ -307,10 +302,8 @@ TEST(SegmentParserTest, MessageIdMustBeANonEmptyShortString) {
   e = Rejected(Endpoint::kTrack, R"({"event":"e","userId":"u","messageId":")" + long_id + "\"}");
   EXPECT_EQ(e.field, "messageId");
   const std::string max_id(256, 'm');
-  EXPECT_EQ(
-      One(Endpoint::kTrack, R"({"event":"e","userId":"u","messageId":")" + max_id + "\"}")
-          .event.message_id,
-      max_id);
+  EXPECT_EQ(One(Endpoint::kTrack, R"({"event":"e","userId":"u","messageId":")" + max_id + "\"}").event.message_id,
+            max_id);
 }
 
 TEST(SegmentParserTest, MissingMessageIdIsGeneratedUnique) {
@@ -350,8 +343,7 @@ TEST(SegmentParserTest, OversizedEventIsRejected) {
 
 TEST(SegmentParserTest, DefaultEventLimitIsReported) {
   const std::string big(40000, 'x');
-  InputError e =
-      Rejected(Endpoint::kTrack, R"({"event":"e","userId":"u","properties":{"p":")" + big + "\"}}");
+  InputError e = Rejected(Endpoint::kTrack, R"({"event":"e","userId":"u","properties":{"p":")" + big + "\"}}");
   EXPECT_EQ(e.error, "event exceeds 32768 bytes");
   EXPECT_EQ(e.index, 0);
 }
@@ -463,8 +455,8 @@ TEST(SegmentParserTest, ClockSkewIsCorrectedWithSentAt) {
 }
 
 TEST(SegmentParserTest, OriginalTimestampWithoutSentAtIsUsedAsIs) {
-  ParsedEvent e = One(Endpoint::kTrack,
-                      R"({"event":"e","userId":"u","originalTimestamp":"2024-05-01T11:00:00+08:00"})");
+  ParsedEvent e =
+      One(Endpoint::kTrack, R"({"event":"e","userId":"u","originalTimestamp":"2024-05-01T11:00:00+08:00"})");
   EXPECT_EQ(e.event.timestamp, Time("2024-05-01T03:00:00Z"));
 }
 
@@ -490,9 +482,8 @@ TEST(SegmentParserTest, BatchContextIsMergedUnderEventContext) {
       {"type":"track","event":"b","userId":"u"},
       {"type":"track","event":"c","userId":"u","context":{}}]})");
   ASSERT_THAT(r.events, SizeIs(3));
-  EXPECT_EQ(r.events[0].event.context,
-            R"({"ip":"1.1.1.1","locale":"zh-CN","library":{"name":"analytics-node"},)"
-            R"("device":{"id":"dev-batch"}})");
+  EXPECT_EQ(r.events[0].event.context, R"({"ip":"1.1.1.1","locale":"zh-CN","library":{"name":"analytics-node"},)"
+                                       R"("device":{"id":"dev-batch"}})");
   EXPECT_EQ(r.events[1].event.context,
             R"({"library":{"name":"analytics-node"},"ip":"9.9.9.9","device":{"id":"dev-batch"}})");
   EXPECT_EQ(r.events[2].event.context, r.events[1].event.context);
@@ -503,20 +494,17 @@ TEST(SegmentParserTest, IdentifyTraitsWinOverContextTraits) {
   ParsedEvent e = One(Endpoint::kIdentify, R"({"userId":"u",
     "traits":{"name":"李雷","plan":"pro","age":30},
     "context":{"traits":{"plan":"free","city":"北京","email":"old@example.com"}}})");
-  EXPECT_THAT(e.event.traits,
-              ElementsAre(Pair("name", "\"李雷\""), Pair("plan", "\"pro\""), Pair("age", "30"),
-                          Pair("city", "\"北京\""), Pair("email", "\"old@example.com\"")));
+  EXPECT_THAT(e.event.traits, ElementsAre(Pair("name", "\"李雷\""), Pair("plan", "\"pro\""), Pair("age", "30"),
+                                          Pair("city", "\"北京\""), Pair("email", "\"old@example.com\"")));
 }
 
 TEST(SegmentParserTest, RepeatedTraitKeyKeepsLastValue) {
-  ParsedEvent e =
-      One(Endpoint::kIdentify, R"({"userId":"u","traits":{"plan":"free","x":1,"plan":"pro"}})");
+  ParsedEvent e = One(Endpoint::kIdentify, R"({"userId":"u","traits":{"plan":"free","x":1,"plan":"pro"}})");
   EXPECT_THAT(e.event.traits, ElementsAre(Pair("plan", "\"pro\""), Pair("x", "1")));
 }
 
 TEST(SegmentParserTest, TrackTakesContextTraits) {
-  ParsedEvent e = One(Endpoint::kTrack,
-                      R"({"event":"e","userId":"u","context":{"traits":{"vip":true,"tags":["a"]}}})");
+  ParsedEvent e = One(Endpoint::kTrack, R"({"event":"e","userId":"u","context":{"traits":{"vip":true,"tags":["a"]}}})");
   EXPECT_THAT(e.event.traits, ElementsAre(Pair("vip", "true"), Pair("tags", R"(["a"])")));
 }
 
@@ -526,27 +514,23 @@ TEST(SegmentParserTest, ManyTraitsAreDeduplicated) {
     own += (i ? "," : "") + std::string("\"k") + std::to_string(i) + "\":" + std::to_string(i);
     ctx += (i ? "," : "") + std::string("\"k") + std::to_string(i + 20) + "\":-1";
   }
-  ParsedEvent e = One(Endpoint::kIdentify, R"({"userId":"u","traits":{)" + own +
-                                               R"(},"context":{"traits":{)" + ctx + "}}}");
+  ParsedEvent e =
+      One(Endpoint::kIdentify, R"({"userId":"u","traits":{)" + own + R"(},"context":{"traits":{)" + ctx + "}}}");
   ASSERT_THAT(e.event.traits, SizeIs(60));
   EXPECT_THAT(e.event.traits[39], Pair("k39", "39"));
   EXPECT_THAT(e.event.traits[40], Pair("k40", "-1"));
 }
 
 TEST(SegmentParserTest, GroupTraitsBecomeProperties) {
-  ParsedEvent e = One(Endpoint::kGroup,
-                      R"({"userId":"u","groupId":"g1","traits":{"name":"Acme","employees":50}})");
+  ParsedEvent e = One(Endpoint::kGroup, R"({"userId":"u","groupId":"g1","traits":{"name":"Acme","employees":50}})");
   EXPECT_EQ(e.event.group_id, "g1");
   EXPECT_EQ(e.event.properties, R"({"name":"Acme","employees":50})");
   EXPECT_THAT(e.event.traits, IsEmpty());
 }
 
 TEST(SegmentParserTest, PageNameFromTopLevelOrProperties) {
-  EXPECT_EQ(One(Endpoint::kPage, R"({"userId":"u","name":"Home","properties":{"name":"P"}})")
-                .event.name,
-            "Home");
-  EXPECT_EQ(One(Endpoint::kPage, R"({"userId":"u","properties":{"name":"Pricing"}})").event.name,
-            "Pricing");
+  EXPECT_EQ(One(Endpoint::kPage, R"({"userId":"u","name":"Home","properties":{"name":"P"}})").event.name, "Home");
+  EXPECT_EQ(One(Endpoint::kPage, R"({"userId":"u","properties":{"name":"Pricing"}})").event.name, "Pricing");
   EXPECT_EQ(One(Endpoint::kPage, R"({"userId":"u"})").event.name, "");
   EXPECT_EQ(One(Endpoint::kScreen, R"({"userId":"u","name":"Main"})").event.name, "Main");
 }
@@ -555,9 +539,9 @@ TEST(SegmentParserTest, IdentifiersInOrderAndNormalised) {
   ParsedEvent e = One(Endpoint::kIdentify, R"({"userId":" u-1 ","anonymousId":"anon-1",
     "traits":{"email":" Li.Lei@Example.COM","phone":"138 0013 8000"},
     "context":{"device":{"id":"dev-1"}}})");
-  EXPECT_THAT(Ids(e), ElementsAre(Pair("user_id", "u-1"), Pair("anonymous_id", "anon-1"),
-                                  Pair("email", "li.lei@example.com"),
-                                  Pair("phone", "+8613800138000"), Pair("device_id", "dev-1")));
+  EXPECT_THAT(Ids(e),
+              ElementsAre(Pair("user_id", "u-1"), Pair("anonymous_id", "anon-1"), Pair("email", "li.lei@example.com"),
+                          Pair("phone", "+8613800138000"), Pair("device_id", "dev-1")));
   EXPECT_EQ(e.event.user_id, "u-1");
   EXPECT_THAT(e.warnings, IsEmpty());
 }
@@ -570,8 +554,7 @@ TEST(SegmentParserTest, EmailAndPhoneFromContextTraits) {
 }
 
 TEST(SegmentParserTest, InvalidIdentifierIsDroppedWithWarning) {
-  ParsedEvent e = One(Endpoint::kIdentify,
-                      R"({"userId":"u","traits":{"email":"not-an-email","phone":""}})");
+  ParsedEvent e = One(Endpoint::kIdentify, R"({"userId":"u","traits":{"email":"not-an-email","phone":""}})");
   EXPECT_THAT(Ids(e), ElementsAre(Pair("user_id", "u")));
   ASSERT_THAT(e.warnings, SizeIs(1));
   EXPECT_THAT(e.warnings[0], HasSubstr("traits.email"));
@@ -580,8 +563,7 @@ TEST(SegmentParserTest, InvalidIdentifierIsDroppedWithWarning) {
 TEST(SegmentParserTest, DuplicateIdentifiersAreListedOnce) {
   ParsedEvent e = One(Endpoint::kTrack, R"({"event":"e","userId":"same","anonymousId":"same",
     "context":{"device":{"id":"d"}}})");
-  EXPECT_THAT(Ids(e), ElementsAre(Pair("user_id", "same"), Pair("anonymous_id", "same"),
-                                  Pair("device_id", "d")));
+  EXPECT_THAT(Ids(e), ElementsAre(Pair("user_id", "same"), Pair("anonymous_id", "same"), Pair("device_id", "d")));
   ParseOptions o = Options();
   o.identifier_sources = {{"device_id", "context.device.id"}};
   e = One(Endpoint::kTrack, R"({"event":"e","userId":"u","context":{"device":{"id":"d"}}})", o);
@@ -594,8 +576,8 @@ TEST(SegmentParserTest, AliasPreviousIdIsAnAnonymousId) {
   EXPECT_EQ(e.event.previous_id, "anon-9");
   EXPECT_THAT(Ids(e), ElementsAre(Pair("user_id", "u-1"), Pair("anonymous_id", "anon-9")));
   e = One(Endpoint::kAlias, R"({"userId":"u-1","previousId":"anon-9","anonymousId":"anon-2"})");
-  EXPECT_THAT(Ids(e), ElementsAre(Pair("user_id", "u-1"), Pair("anonymous_id", "anon-9"),
-                                  Pair("anonymous_id", "anon-2")));
+  EXPECT_THAT(Ids(e),
+              ElementsAre(Pair("user_id", "u-1"), Pair("anonymous_id", "anon-9"), Pair("anonymous_id", "anon-2")));
 }
 
 TEST(SegmentParserTest, CustomIdentifierSources) {
@@ -611,8 +593,7 @@ TEST(SegmentParserTest, CustomIdentifierSources) {
                "traits":{"wechat_openid":"oABC123","wechat_unionid":{"bad":1}}}})",
                       o);
   EXPECT_THAT(Ids(e), ElementsAre(Pair("anonymous_id", "a"), Pair("device_id", "dev-1"),
-                                  Pair("wechat_openid", "oABC123"), Pair("idfa", "IDFA-1"),
-                                  Pair("order_id", "987")));
+                                  Pair("wechat_openid", "oABC123"), Pair("idfa", "IDFA-1"), Pair("order_id", "987")));
   ASSERT_THAT(e.warnings, SizeIs(1));
   EXPECT_THAT(e.warnings[0], HasSubstr("traits.wechat_unionid"));
 
@@ -637,23 +618,18 @@ TEST(SegmentParserTest, RevenueCurrencyAndLocation) {
 }
 
 TEST(SegmentParserTest, RevenueFallsBackToTotal) {
-  EXPECT_EQ(One(Endpoint::kTrack, R"({"event":"e","userId":"u","properties":{"total":30}})")
-                .event.revenue,
-            30.0);
-  EXPECT_EQ(One(Endpoint::kTrack,
-                R"({"event":"e","userId":"u","properties":{"revenue":"n/a","total":"12"}})")
-                .event.revenue,
-            12.0);
-  EXPECT_FALSE(One(Endpoint::kTrack, R"({"event":"e","userId":"u","properties":{"revenue":true}})")
-                   .event.revenue);
+  EXPECT_EQ(One(Endpoint::kTrack, R"({"event":"e","userId":"u","properties":{"total":30}})").event.revenue, 30.0);
+  EXPECT_EQ(
+      One(Endpoint::kTrack, R"({"event":"e","userId":"u","properties":{"revenue":"n/a","total":"12"}})").event.revenue,
+      12.0);
+  EXPECT_FALSE(One(Endpoint::kTrack, R"({"event":"e","userId":"u","properties":{"revenue":true}})").event.revenue);
 }
 
 TEST(SegmentParserTest, LocationNeedsCoordinatesOrCity) {
-  EXPECT_FALSE(One(Endpoint::kTrack,
-                   R"({"event":"e","userId":"u","context":{"location":{"latitude":1,"country":"CN"}}})")
-                   .event.location);
-  ParsedEvent e = One(Endpoint::kTrack,
-                      R"({"event":"e","userId":"u","context":{"location":{"city":"深圳"}}})");
+  EXPECT_FALSE(
+      One(Endpoint::kTrack, R"({"event":"e","userId":"u","context":{"location":{"latitude":1,"country":"CN"}}})")
+          .event.location);
+  ParsedEvent e = One(Endpoint::kTrack, R"({"event":"e","userId":"u","context":{"location":{"city":"深圳"}}})");
   ASSERT_TRUE(e.event.location);
   EXPECT_EQ(e.event.location->city, "深圳");
   EXPECT_FALSE(e.event.location->has_coordinates());
@@ -661,8 +637,7 @@ TEST(SegmentParserTest, LocationNeedsCoordinatesOrCity) {
           R"({"event":"e","userId":"u","context":{"location":{"latitude":91,"longitude":114,"city":"X"}}})");
   ASSERT_TRUE(e.event.location);
   EXPECT_FALSE(e.event.location->has_coordinates());  // out of range
-  e = One(Endpoint::kTrack,
-          R"({"event":"e","userId":"u","context":{"location":{"latitude":22,"longitude":114}}})");
+  e = One(Endpoint::kTrack, R"({"event":"e","userId":"u","context":{"location":{"latitude":22,"longitude":114}}})");
   ASSERT_TRUE(e.event.location);
   EXPECT_EQ(e.event.location->latitude, 22);
   EXPECT_TRUE(e.event.location->has_coordinates());
@@ -682,8 +657,7 @@ TEST(SegmentParserTest, EscapesAreKeptAtEveryOffset) {
     const std::string a(pad, 'a');
     const std::string input = a + R"(\"q\u0001\t\\\/é)" + a;
     const std::string expected = a + R"(\"q\u0001\t\\/é)" + a;
-    ParsedEvent e =
-        One(Endpoint::kTrack, R"({"event":"e","userId":"u","properties":{"s":")" + input + "\"}}");
+    ParsedEvent e = One(Endpoint::kTrack, R"({"event":"e","userId":"u","properties":{"s":")" + input + "\"}}");
     EXPECT_EQ(e.event.properties, R"({"s":")" + expected + "\"}") << pad;
   }
 }
@@ -707,8 +681,7 @@ TEST(SegmentParserTest, DeepNestingDoesNotCrash) {
   std::string deep;
   for (int i = 0; i < 5000; ++i) deep += "[";
   for (int i = 0; i < 5000; ++i) deep += "]";
-  RequestParse r = Batch(R"({"batch":[{"type":"track","event":"e","userId":"u","properties":{"x":)" +
-                         deep + "}}]}");
+  RequestParse r = Batch(R"({"batch":[{"type":"track","event":"e","userId":"u","properties":{"x":)" + deep + "}}]}");
   EXPECT_TRUE(r.fatal);
 }
 

@@ -23,9 +23,7 @@ constexpr uint8_t kKnownFlags = kHasRevenue | kHasLocation;
 constexpr std::string_view kTypeNames[] = {"identify", "track", "page", "screen", "group", "alias"};
 constexpr size_t kTypeCount = sizeof(kTypeNames) / sizeof(kTypeNames[0]);
 
-absl::Status Corrupt(std::string_view what) {
-  return absl::DataLossError("corrupt event: bad " + std::string(what));
-}
+absl::Status Corrupt(std::string_view what) { return absl::DataLossError("corrupt event: bad " + std::string(what)); }
 
 }  // namespace
 
@@ -83,8 +81,7 @@ absl::StatusOr<Event> DecodeEvent(std::string_view bytes) {
   uint8_t version;
   if (!r.ReadByte(&version)) return Corrupt("version (empty input)");
   if (version != kEventFormatVersion) {
-    return absl::DataLossError(
-        absl::StrCat("corrupt event: unsupported format version ", static_cast<int>(version)));
+    return absl::DataLossError(absl::StrCat("corrupt event: unsupported format version ", static_cast<int>(version)));
   }
 
   Event e;

@@ -36,13 +36,13 @@ struct Event {
   PersonId person = kNoPerson;  // atom the event was attributed to at ingest
   EventType type = EventType::kTrack;
   std::string message_id;
-  std::string name;             // track: event name; page/screen: name; else empty
-  TimeMs timestamp = 0;         // event time after clock-skew correction
-  TimeMs received_at = 0;       // server time
+  std::string name;        // track: event name; page/screen: name; else empty
+  TimeMs timestamp = 0;    // event time after clock-skew correction
+  TimeMs received_at = 0;  // server time
   std::string user_id;
   std::string anonymous_id;
-  std::string previous_id;      // alias only
-  std::string group_id;         // group only
+  std::string previous_id;  // alias only
+  std::string group_id;     // group only
   // Trait updates carried by the event (identify: `traits`; others:
   // `context.traits`), as (key, JSON text of the value), in document order.
   std::vector<std::pair<std::string, std::string>> traits;

@@ -39,8 +39,8 @@ Event FullEvent() {
 }
 
 TEST(EventTypeTest, NamesRoundTrip) {
-  for (EventType t : {EventType::kIdentify, EventType::kTrack, EventType::kPage, EventType::kScreen,
-                      EventType::kGroup, EventType::kAlias}) {
+  for (EventType t : {EventType::kIdentify, EventType::kTrack, EventType::kPage, EventType::kScreen, EventType::kGroup,
+                      EventType::kAlias}) {
     auto parsed = EventTypeFromName(EventTypeName(t));
     ASSERT_TRUE(parsed.has_value()) << EventTypeName(t);
     EXPECT_EQ(*parsed, t);

@@ -56,9 +56,7 @@ void AddAll(const Map& src, Map* dst) {
   for (const auto& [key, v] : src) Slot(*dst, key) += v;
 }
 
-absl::Status Corrupt(std::string_view what) {
-  return absl::DataLossError("corrupt profile: bad " + std::string(what));
-}
+absl::Status Corrupt(std::string_view what) { return absl::DataLossError("corrupt profile: bad " + std::string(what)); }
 
 template <typename Map>
 void PutCounts(std::string* out, const Map& m) {
@@ -78,8 +76,7 @@ bool ReadMap(internal::Reader* r, size_t min_bytes_each, Map* m, ReadValue read_
     std::string_view key;
     if (!r->ReadString(&key)) return false;
     if (!m->empty() && !m->key_comp()(std::prev(m->end())->first, key)) return false;
-    auto it = m->emplace_hint(m->end(), std::piecewise_construct, std::forward_as_tuple(key),
-                              std::forward_as_tuple());
+    auto it = m->emplace_hint(m->end(), std::piecewise_construct, std::forward_as_tuple(key), std::forward_as_tuple());
     if (!read_value(&it->second)) return false;
   }
   return true;
@@ -129,8 +126,8 @@ void Combine(const Profile& src, Profile* dst) {
 std::string EncodeProfile(const Profile& p) {
   using namespace internal;
   std::string out;
-  out.reserve(64 + 16 * (p.counts_by_type.size() + p.counts_by_event.size() + p.revenue_by_event.size() +
-                         2 * p.traits.size()));
+  out.reserve(
+      64 + 16 * (p.counts_by_type.size() + p.counts_by_event.size() + p.revenue_by_event.size() + 2 * p.traits.size()));
   PutByte(&out, kProfileFormatVersion);
   PutSigned64(&out, p.first_seen);
   PutSigned64(&out, p.last_seen);

@@ -18,9 +18,9 @@
 namespace facet::profiles {
 
 struct TraitValue {
-  TimeMs updated_at = 0;   // time of the event that set it (at most its receivedAt)
-  EventSeq seq = 0;        // tie-break: later seq wins at equal timestamps
-  std::string json;        // JSON text of the value
+  TimeMs updated_at = 0;  // time of the event that set it (at most its receivedAt)
+  EventSeq seq = 0;       // tie-break: later seq wins at equal timestamps
+  std::string json;       // JSON text of the value
 };
 
 struct Profile {

@@ -1,8 +1,8 @@
 #include "profiles/profile_store.h"
 
 #include <algorithm>
-#include <limits>
 #include <cassert>
+#include <limits>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -71,13 +71,11 @@ absl::Status ProfileStore::Load(PersonId person_limit) {
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     std::string_view key = it->key();
     if (key.size() != 4) {
-      return absl::DataLossError("corrupt profile checkpoint: key of " + std::to_string(key.size()) +
-                                 " bytes");
+      return absl::DataLossError("corrupt profile checkpoint: key of " + std::to_string(key.size()) + " bytes");
     }
     PersonId id = store::DecodeFixed32BE(key);
     if (id == kNoPerson || id >= person_limit) {
-      return absl::DataLossError("corrupt profile checkpoint: person " + std::to_string(id) +
-                                 " is not a known person");
+      return absl::DataLossError("corrupt profile checkpoint: person " + std::to_string(id) + " is not a known person");
     }
     absl::StatusOr<Profile> profile = DecodeProfile(it->value());
     if (!profile.ok()) return Annotate(profile.status(), "profile of person " + std::to_string(id));

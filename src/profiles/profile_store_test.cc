@@ -60,8 +60,7 @@ TEST(ProfileStoreTest, ApplyUpdatesTheAtomAndMarksItDirty) {
   store::MemKvStore kv;
   ProfileStore profiles(kv);
   EventScript s;
-  std::vector<Event> events = {s.Track(3, "Viewed"), s.Identify(3, "plan", "\"pro\""),
-                               s.Track(3, "Paid", 9.5)};
+  std::vector<Event> events = {s.Track(3, "Viewed"), s.Identify(3, "plan", "\"pro\""), s.Track(3, "Paid", 9.5)};
   for (const Event& e : events) profiles.Apply(e, 3);
   ExpectSameProfile(profiles.View(3), Applied(events));
   EXPECT_TRUE(profiles.View(2).empty());
@@ -196,10 +195,10 @@ TEST(ProfileStoreTest, CheckpointInRoundsThenReplayGivesTheSameProfiles) {
   const EventSeq round_upto = log.back().seq;
 
   store::WriteBatch batch;
-  EXPECT_TRUE(profiles.CheckpointStep(round_upto, 4, &batch));  // atoms 0..3
-  apply(script.Track(1, "Bought", 5));  // after its atom was written
-  apply(script.Track(8, "Bought", 7));  // before its atom is written
-  EXPECT_TRUE(profiles.CheckpointStep(log.back().seq, 4, &batch));  // the round goes on: 4..7
+  EXPECT_TRUE(profiles.CheckpointStep(round_upto, 4, &batch));       // atoms 0..3
+  apply(script.Track(1, "Bought", 5));                               // after its atom was written
+  apply(script.Track(8, "Bought", 7));                               // before its atom is written
+  EXPECT_TRUE(profiles.CheckpointStep(log.back().seq, 4, &batch));   // the round goes on: 4..7
   EXPECT_FALSE(profiles.CheckpointStep(log.back().seq, 4, &batch));  // 8, 9 and the watermark
   EXPECT_EQ(profiles.watermark(), round_upto);
   EXPECT_EQ(profiles.dirty_count(), 2u);  // atoms 1 and 8, for the next round

@@ -220,8 +220,8 @@ absl::Status ForEachEventAfter(const store::KvStore& kv, EventSeq after,
   return it->status();
 }
 
-absl::StatusOr<TimelinePage> ListEvents(const store::KvStore& kv, std::span<const PersonId> members,
-                                        size_t limit, std::string_view cursor) {
+absl::StatusOr<TimelinePage> ListEvents(const store::KvStore& kv, std::span<const PersonId> members, size_t limit,
+                                        std::string_view cursor) {
   std::optional<Position> before;
   if (!cursor.empty()) {
     ASSIGN_OR_RETURN(before, DecodeCursor(cursor));

@@ -66,7 +66,7 @@ struct TimelinePage {
 // at most `limit`, starting after `cursor` (from a previous page; empty for
 // the first). InvalidArgument for a malformed cursor; DataLoss for a
 // corrupt entry or one whose event is missing. `limit` 0 gives an empty page.
-absl::StatusOr<TimelinePage> ListEvents(const store::KvStore& kv, std::span<const PersonId> members,
-                                        size_t limit, std::string_view cursor);
+absl::StatusOr<TimelinePage> ListEvents(const store::KvStore& kv, std::span<const PersonId> members, size_t limit,
+                                        std::string_view cursor);
 
 }  // namespace facet::profiles

@@ -101,7 +101,9 @@ TEST(TimelineTest, KeysFollowTheDocumentedLayout) {
         EXPECT_EQ(op.value, "");
         break;
       case store::Column::kMessageIds:
-        EXPECT_EQ(op.key, std::string("\x01" "12345678" "msg-9"));
+        EXPECT_EQ(op.key, std::string("\x01"
+                                      "12345678"
+                                      "msg-9"));
         EXPECT_EQ(op.value, message_value);
         break;
       default:

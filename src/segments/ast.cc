@@ -30,10 +30,18 @@ std::string Quote(std::string_view s) {
   std::string out = "\"";
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) {
           out += absl::StrFormat("\\u%04X", static_cast<unsigned char>(c));
@@ -87,26 +95,40 @@ std::string FormatLiteral(const Literal& v) {
 
 const char* OpText(CompareOp op) {
   switch (op) {
-    case CompareOp::kEq: return "=";
-    case CompareOp::kNe: return "!=";
-    case CompareOp::kLt: return "<";
-    case CompareOp::kLe: return "<=";
-    case CompareOp::kGt: return ">";
-    case CompareOp::kGe: return ">=";
+    case CompareOp::kEq:
+      return "=";
+    case CompareOp::kNe:
+      return "!=";
+    case CompareOp::kLt:
+      return "<";
+    case CompareOp::kLe:
+      return "<=";
+    case CompareOp::kGt:
+      return ">";
+    case CompareOp::kGe:
+      return ">=";
   }
   return "=";
 }
 
 const char* FnName(AggregateFn fn) {
   switch (fn) {
-    case AggregateFn::kCount: return "count";
-    case AggregateFn::kSum: return "sum";
-    case AggregateFn::kAvg: return "avg";
-    case AggregateFn::kMin: return "min";
-    case AggregateFn::kMax: return "max";
-    case AggregateFn::kDaysSinceLast: return "days_since_last";
-    case AggregateFn::kDaysSinceFirst: return "days_since_first";
-    case AggregateFn::kHourShare: return "hour_share";
+    case AggregateFn::kCount:
+      return "count";
+    case AggregateFn::kSum:
+      return "sum";
+    case AggregateFn::kAvg:
+      return "avg";
+    case AggregateFn::kMin:
+      return "min";
+    case AggregateFn::kMax:
+      return "max";
+    case AggregateFn::kDaysSinceLast:
+      return "days_since_last";
+    case AggregateFn::kDaysSinceFirst:
+      return "days_since_first";
+    case AggregateFn::kHourShare:
+      return "hour_share";
   }
   return "count";
 }
@@ -124,11 +146,20 @@ void AppendStep(const Operand& o, std::string* out) {
 
 void AppendOperand(const Operand& o, std::string* out) {
   switch (o.kind) {
-    case Operand::Kind::kTrait: AppendPath("trait", o.path, out); return;
-    case Operand::Kind::kProperty: AppendPath("properties", o.path, out); return;
-    case Operand::Kind::kFirstTouch: AppendPath("first_touch", o.path, out); return;
-    case Operand::Kind::kLastTouch: AppendPath("last_touch", o.path, out); return;
-    case Operand::Kind::kAggregate: break;
+    case Operand::Kind::kTrait:
+      AppendPath("trait", o.path, out);
+      return;
+    case Operand::Kind::kProperty:
+      AppendPath("properties", o.path, out);
+      return;
+    case Operand::Kind::kFirstTouch:
+      AppendPath("first_touch", o.path, out);
+      return;
+    case Operand::Kind::kLastTouch:
+      AppendPath("last_touch", o.path, out);
+      return;
+    case Operand::Kind::kAggregate:
+      break;
   }
   *out += FnName(o.fn);
   *out += '(';
@@ -141,8 +172,11 @@ void AppendOperand(const Operand& o, std::string* out) {
       *out += ", ";
       AppendPath("properties", o.value_path, out);
       break;
-    case AggregateFn::kHourShare: absl::StrAppend(out, ", ", o.from_hour, ", ", o.to_hour); break;
-    default: break;
+    case AggregateFn::kHourShare:
+      absl::StrAppend(out, ", ", o.from_hour, ", ", o.to_hour);
+      break;
+    default:
+      break;
   }
   if (o.window_ms != 0) absl::StrAppend(out, ", ", FormatDuration(o.window_ms));
   *out += ')';
@@ -205,8 +239,12 @@ void AppendExpr(const Expr& e, std::string* out) {
       *out += e.negated ? " NOT CONTAINS " : " CONTAINS ";
       if (!e.values.empty()) *out += FormatLiteral(e.values[0]);
       return;
-    case Expr::Kind::kTagRef: absl::StrAppend(out, "tag(", Quote(e.name), ")"); return;
-    case Expr::Kind::kSegmentRef: absl::StrAppend(out, "segment(", Quote(e.name), ")"); return;
+    case Expr::Kind::kTagRef:
+      absl::StrAppend(out, "tag(", Quote(e.name), ")");
+      return;
+    case Expr::Kind::kSegmentRef:
+      absl::StrAppend(out, "segment(", Quote(e.name), ")");
+      return;
     case Expr::Kind::kWithin:
       absl::StrAppend(out, "within(", FormatNumber(e.latitude), ", ", FormatNumber(e.longitude), ", ",
                       FormatRadius(e.radius_m), ")");

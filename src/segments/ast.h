@@ -68,17 +68,17 @@ struct Operand {
 
 struct Expr {
   enum class Kind : uint8_t {
-    kAnd,       // children: 2+
-    kOr,        // children: 2+
-    kNot,       // children: 1
-    kCompare,   // operand op values[0]
-    kBetween,   // values[0] <= operand <= values[1]; negated: NOT BETWEEN
-    kIn,        // operand IN (values...); negated: NOT IN
-    kIsNull,    // operand IS NULL; negated: IS NOT NULL
-    kContains,  // operand CONTAINS values[0]; negated: NOT CONTAINS
-    kTagRef,    // tag("name")      name
-    kSegmentRef,// segment("name")  name
-    kWithin,    // within(lat, lon, radius): last known location within radius_m
+    kAnd,         // children: 2+
+    kOr,          // children: 2+
+    kNot,         // children: 1
+    kCompare,     // operand op values[0]
+    kBetween,     // values[0] <= operand <= values[1]; negated: NOT BETWEEN
+    kIn,          // operand IN (values...); negated: NOT IN
+    kIsNull,      // operand IS NULL; negated: IS NOT NULL
+    kContains,    // operand CONTAINS values[0]; negated: NOT CONTAINS
+    kTagRef,      // tag("name")      name
+    kSegmentRef,  // segment("name")  name
+    kWithin,      // within(lat, lon, radius): last known location within radius_m
     // sequence("A" [WHERE c], "B" [WHERE c], within [, window]): an A event
     // followed by a B event at most `gap_ms` later (B at or after A).
     kSequence,
@@ -87,7 +87,7 @@ struct Expr {
   SourcePos pos;
   std::vector<Expr> children;
 
-  Operand operand;               // kCompare kBetween kIn kIsNull kContains
+  Operand operand;                // kCompare kBetween kIn kIsNull kContains
   CompareOp op = CompareOp::kEq;  // kCompare
   bool negated = false;           // kBetween kIn kIsNull kContains
   std::vector<Literal> values;

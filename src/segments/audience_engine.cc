@@ -58,8 +58,7 @@ void AudienceEngine::OnEvent(const profiles::Event& e, const EventFields& fields
       const std::string_view path = u.path;
       for (const auto& [key, json] : e.traits) {
         if (!path.starts_with(key) || (path.size() > key.size() && path[key.size()] != '.')) continue;
-        warnings->push_back("traits." + u.path + ": not indexed for segments (" + u.reason +
-                            "); kept in the profile");
+        warnings->push_back("traits." + u.path + ": not indexed for segments (" + u.reason + "); kept in the profile");
         break;
       }
     }

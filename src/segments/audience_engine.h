@@ -39,8 +39,8 @@ class AudienceEngine {
   // The same, with `fields` read from `e` beforehand (EventFields(e)), e.g.
   // on the thread that parsed it. Appends to `warnings` (optional) the
   // event's trait paths that are not indexed (PersonTableOptions' bounds).
-  void OnEvent(const profiles::Event& e, const EventFields& fields, PersonId root, TimeMs now,
-               store::WriteBatch* batch, std::vector<std::string>* warnings = nullptr);
+  void OnEvent(const profiles::Event& e, const EventFields& fields, PersonId root, TimeMs now, store::WriteBatch* batch,
+               std::vector<std::string>* warnings = nullptr);
   // Profiles already folded `absorbed` into `survivor`.
   void OnMerge(PersonId survivor, PersonId absorbed, TimeMs now, store::WriteBatch* batch);
   // A merge was undone; profiles' views are rebuilt.

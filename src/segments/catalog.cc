@@ -44,9 +44,12 @@ absl::Status ValidateName(std::string_view what, std::string_view name) {
 
 std::string_view TagKindName(TagKind k) {
   switch (k) {
-    case TagKind::kRule: return "rule";
-    case TagKind::kManual: return "manual";
-    case TagKind::kModel: return "model";
+    case TagKind::kRule:
+      return "rule";
+    case TagKind::kManual:
+      return "manual";
+    case TagKind::kModel:
+      return "model";
   }
   return "?";
 }
@@ -91,9 +94,8 @@ absl::Status Catalog::Load(TimeMs now, const std::function<PersonId(PersonId)>& 
       ASSIGN_OR_RETURN(uint32_t id, id_of(manual ? kManualPrefix : kSnapshotPrefix));
       absl::StatusOr<bitmap::Bitmap> b = bitmap::Bitmap::Decode(it->value());
       if (!b.ok()) {
-        return absl::DataLossError(
-            Cat(manual ? "manual members" : "membership snapshot", " of catalog entry ", id, ": ",
-                         b.status().message()));
+        return absl::DataLossError(Cat(manual ? "manual members" : "membership snapshot", " of catalog entry ", id,
+                                       ": ", b.status().message()));
       }
       if (manual) {
         if (!s.graph.defs()[id]) return absl::DataLossError(Cat("manual members of unknown catalog entry ", id));
@@ -158,8 +160,8 @@ absl::Status Catalog::PutTag(TagDef def, TimeMs now, store::WriteBatch* batch) {
       p = pd ? pd->tag.parent : "";
     }
     if (s.graph.Depth(def.parent) > static_cast<int>(s.options.max_depth)) {
-      return absl::InvalidArgumentError(Cat("tag '", def.name, "' under '", def.parent,
-                                                     "' would be deeper than ", s.options.max_depth, " levels"));
+      return absl::InvalidArgumentError(
+          Cat("tag '", def.name, "' under '", def.parent, "' would be deeper than ", s.options.max_depth, " levels"));
     }
   }
   if (def.kind == TagKind::kRule && def.rule.empty()) {
@@ -352,8 +354,8 @@ absl::StatusOr<std::vector<MembershipChange>> Catalog::Changes(bool segment, std
   return internal::Membership::ReadChanges(state_->kv, *d, since, after_seq, limit);
 }
 
-void Catalog::OnEvent(PersonId person, uint32_t event_name, std::span<const uint32_t> trait_keys,
-                      bool location_changed, TimeMs now, store::WriteBatch* batch) {
+void Catalog::OnEvent(PersonId person, uint32_t event_name, std::span<const uint32_t> trait_keys, bool location_changed,
+                      TimeMs now, store::WriteBatch* batch) {
   State& s = *state_;
   if (s.graph.order().empty()) return;
   if (event_name != StringPool::kNone) {
@@ -400,9 +402,7 @@ void Catalog::OnSplit(PersonId survivor, std::span<const PersonId> survivor_atom
   }
 }
 
-size_t Catalog::Advance(TimeMs now, store::WriteBatch* batch) {
-  return state_->membership.RunTimers(now, batch, this);
-}
+size_t Catalog::Advance(TimeMs now, store::WriteBatch* batch) { return state_->membership.RunTimers(now, batch, this); }
 
 TimeMs Catalog::next_timer() const { return state_->membership.next_timer(); }
 

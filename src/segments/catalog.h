@@ -29,10 +29,10 @@
 
 #include "absl/status/statusor.h"
 #include "base/types.h"
+#include "bitmap/bitmap.h"
 #include "segments/evaluator.h"
 #include "segments/person_table.h"
 #include "store/kv_store.h"
-#include "bitmap/bitmap.h"
 
 namespace facet::segments {
 
@@ -46,7 +46,7 @@ struct TagDef {
   std::string description;
   std::string owner;
   TagKind kind = TagKind::kRule;
-  std::string rule;          // kRule: the expression
+  std::string rule;  // kRule: the expression
   TimeMs created_at = 0;
   TimeMs updated_at = 0;
 };
@@ -92,9 +92,9 @@ class Catalog : public RefResolver {
   ~Catalog() override;
 
   // Loads definitions and manual members (mapped to their current roots by
-  // `root_of`), then computes every membership at `now` from the PersonTable. Where a stored snapshot of a rule's members
-  // differs (time passed, events replayed), the differences are recorded as
-  // changes at `now` into `batch`. DataLoss for corrupt records.
+  // `root_of`), then computes every membership at `now` from the PersonTable. Where a stored snapshot of a rule's
+  // members differs (time passed, events replayed), the differences are recorded as changes at `now` into `batch`.
+  // DataLoss for corrupt records.
   absl::Status Load(TimeMs now, const std::function<PersonId(PersonId)>& root_of, store::WriteBatch* batch);
 
   // Creates or replaces a tag. InvalidArgument for a bad name, a parse error
@@ -141,7 +141,7 @@ class Catalog : public RefResolver {
   // changed between slices are compiled again (NotFound if one it uses was
   // deleted).
   absl::StatusOr<bitmap::Bitmap> Evaluate(std::string_view expression, std::optional<TimeMs> as_of, TimeMs now,
-                                        const EvalSlicing& slicing) const;
+                                          const EvalSlicing& slicing) const;
 
   // The size of Evaluate()'s result, faster when nothing but the count is
   // needed.

@@ -75,8 +75,7 @@ TEST_F(CatalogTest, ManualTagsTakeMembersRuleTagsDoNot) {
   EXPECT_EQ(*catalog_.AddMembers("staff_pick", some, kNow, &batch_), 2u);
   EXPECT_EQ(*catalog_.AddMembers("staff_pick", some, kNow, &batch_), 0u);
   EXPECT_EQ((*catalog_.TagMembers("staff_pick"))->ToVector(), some);
-  EXPECT_EQ(catalog_.AddMembers("everyone", some, kNow, &batch_).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(catalog_.AddMembers("everyone", some, kNow, &batch_).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(*catalog_.RemoveMembers("staff_pick", std::vector<PersonId>{3}, kNow, &batch_), 1u);
   EXPECT_EQ((*catalog_.TagMembers("staff_pick"))->ToVector(), std::vector<PersonId>{1});
   TagDef rule_with_members = Rule("staff_pick", "trait.x IS NULL");
@@ -116,7 +115,11 @@ TEST_F(CatalogTest, CorruptRecordsAreDataLoss) {
   ASSERT_TRUE(kv_.Write(corrupt, true).ok());
   Catalog reloaded(kv_, table_);
   store::WriteBatch b;
-  EXPECT_EQ(reloaded.Load(kNow, [](PersonId p) { return p; }, &b).code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(reloaded
+                .Load(
+                    kNow, [](PersonId p) { return p; }, &b)
+                .code(),
+            absl::StatusCode::kDataLoss);
 }
 
 // After a crash, start-up records only what differs from what was last

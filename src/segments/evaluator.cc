@@ -10,11 +10,11 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "base/status.h"
+#include "bitmap/bitmap_formula.h"
 #include "segments/internal/compiled_node.h"
 #include "segments/internal/live_program.h"
 #include "segments/internal/person_eval.h"
 #include "segments/string_index.h"
-#include "bitmap/bitmap_formula.h"
 
 namespace facet::segments {
 namespace {
@@ -29,7 +29,6 @@ using internal::Node;
 using internal::PersonEval;
 using Person = PersonTable::Person;
 
-
 std::string JoinPath(std::string_view prefix, const std::vector<std::string>& path) {
   std::string s(prefix);
   for (size_t i = 0; i < path.size(); ++i) {
@@ -40,8 +39,8 @@ std::string JoinPath(std::string_view prefix, const std::vector<std::string>& pa
 }
 
 bool IsPredicate(Expr::Kind k) {
-  return k == Expr::Kind::kCompare || k == Expr::Kind::kBetween || k == Expr::Kind::kIn ||
-         k == Expr::Kind::kIsNull || k == Expr::Kind::kContains;
+  return k == Expr::Kind::kCompare || k == Expr::Kind::kBetween || k == Expr::Kind::kIn || k == Expr::Kind::kIsNull ||
+         k == Expr::Kind::kContains;
 }
 
 // Interns names (definitions that live on) or only looks them up (one-off
@@ -50,9 +49,7 @@ bool IsPredicate(Expr::Kind k) {
 struct Names {
   PersonTable& table;
   bool intern;
-  uint32_t operator()(std::string_view s) const {
-    return intern ? table.strings().Intern(s) : table.strings().Find(s);
-  }
+  uint32_t operator()(std::string_view s) const { return intern ? table.strings().Intern(s) : table.strings().Find(s); }
 };
 
 struct Flags {
@@ -60,8 +57,8 @@ struct Flags {
   // Reads events other than through aggregates (sequences, touches, location).
   bool events_outside_aggregates = false;
   std::vector<uint32_t> event_names, trait_keys, refs;
-  std::vector<std::string> aggregates;        // canonical keys
-  std::vector<const Node*> aggregate_nodes;   // a node reading each (set after compiling)
+  std::vector<std::string> aggregates;       // canonical keys
+  std::vector<const Node*> aggregate_nodes;  // a node reading each (set after compiling)
 };
 
 // `count("E", 90d)`: the canonical text of an aggregate operand.
@@ -77,8 +74,8 @@ std::string AggregateKey(const Operand& o) {
 
 absl::StatusOr<Node> CompileNode(const Expr& e, const Names& names, const RefLookup& refs, Flags* flags);
 
-absl::Status CompileFilter(const std::string& event, const std::shared_ptr<const Expr>& where,
-                           const Names& names, const RefLookup& refs, Flags* flags, EventFilter* out) {
+absl::Status CompileFilter(const std::string& event, const std::shared_ptr<const Expr>& where, const Names& names,
+                           const RefLookup& refs, Flags* flags, EventFilter* out) {
   out->name = event == "*" ? kAnyEvent : names(event);
   if (out->name == kAnyEvent) {
     flags->any_event = true;
@@ -92,8 +89,7 @@ absl::Status CompileFilter(const std::string& event, const std::shared_ptr<const
   return absl::OkStatus();
 }
 
-absl::Status CompileOperand(const Operand& o, const Names& names, const RefLookup& refs, Flags* flags,
-                            Node* n) {
+absl::Status CompileOperand(const Operand& o, const Names& names, const RefLookup& refs, Flags* flags, Node* n) {
   n->operand = o.kind;
   switch (o.kind) {
     case Operand::Kind::kTrait:
@@ -185,7 +181,6 @@ absl::StatusOr<Node> CompileNode(const Expr& e, const Names& names, const RefLoo
   return n;
 }
 
-
 }  // namespace
 
 struct CompiledExpr::Impl {
@@ -248,8 +243,8 @@ struct CompiledExpr::Impl {
     if (!c.indexed()) return false;
     // count and sum are numbers for every person (0 without events), so
     // "at least" is the complement of "less than" with no presence bitmap.
-    const bool total = n.operand == Operand::Kind::kAggregate &&
-                       (n.fn == AggregateFn::kCount || n.fn == AggregateFn::kSum);
+    const bool total =
+        n.operand == Operand::Kind::kAggregate && (n.fn == AggregateFn::kCount || n.fn == AggregateFn::kSum);
     auto number = [&](size_t i) -> const double* {
       return i < n.values.size() ? std::get_if<double>(&n.values[i]) : nullptr;
     };
@@ -263,16 +258,23 @@ struct CompiledExpr::Impl {
     }
     if (n.kind != Expr::Kind::kCompare) return false;
     switch (n.op) {
-      case CompareOp::kLe: f->Push(*c.AtMost(*v, true)); return true;
-      case CompareOp::kLt: f->Push(*c.AtMost(*v, false)); return true;
+      case CompareOp::kLe:
+        f->Push(*c.AtMost(*v, true));
+        return true;
+      case CompareOp::kLt:
+        f->Push(*c.AtMost(*v, false));
+        return true;
       case CompareOp::kGe:
         total ? f->Push(*c.AtMost(*v, false)).Not() : f->Push(c.present()).Push(*c.AtMost(*v, false)).AndNot();
         return true;
       case CompareOp::kGt:
         total ? f->Push(*c.AtMost(*v, true)).Not() : f->Push(c.present()).Push(*c.AtMost(*v, true)).AndNot();
         return true;
-      case CompareOp::kEq: f->Push(*c.AtMost(*v, true)).Push(*c.AtMost(*v, false)).AndNot(); return true;
-      case CompareOp::kNe: return false;  // also values of other types
+      case CompareOp::kEq:
+        f->Push(*c.AtMost(*v, true)).Push(*c.AtMost(*v, false)).AndNot();
+        return true;
+      case CompareOp::kNe:
+        return false;  // also values of other types
     }
     return false;
   }
@@ -346,8 +348,10 @@ struct CompiledExpr::Impl {
         if (StringFormula(n, f)) return true;
         return RecentFormula(n, refs, f);
       }
-      case Expr::Kind::kIn: return StringFormula(n, f);
-      default: return false;
+      case Expr::Kind::kIn:
+        return StringFormula(n, f);
+      default:
+        return false;
     }
   }
 
@@ -423,10 +427,14 @@ struct CompiledExpr::Impl {
 
   static bool Predicate(const Node& n, const Value& v) {
     switch (n.kind) {
-      case Expr::Kind::kCompare: return MatchCompare(v, n.op, n.values[0]);
-      case Expr::Kind::kBetween: return MatchBetween(v, n.values[0], n.values[1], n.negated);
-      case Expr::Kind::kIn: return MatchIn(v, n.values, n.negated);
-      default: return false;
+      case Expr::Kind::kCompare:
+        return MatchCompare(v, n.op, n.values[0]);
+      case Expr::Kind::kBetween:
+        return MatchBetween(v, n.values[0], n.values[1], n.negated);
+      case Expr::Kind::kIn:
+        return MatchIn(v, n.values, n.negated);
+      default:
+        return false;
     }
   }
 
@@ -469,7 +477,8 @@ struct CompiledExpr::Impl {
         }
         return out;
       }
-      case Expr::Kind::kNot: return candidates - Select(n.children[0], candidates, as_of, refs);
+      case Expr::Kind::kNot:
+        return candidates - Select(n.children[0], candidates, as_of, refs);
       case Expr::Kind::kTagRef:
       case Expr::Kind::kSegmentRef:
         if (!refs) return bitmap::Bitmap();
@@ -548,8 +557,7 @@ std::optional<double> CompiledExpr::AggregateValue(size_t i, const PersonTable::
   return v.number;
 }
 
-absl::StatusOr<CompiledExpr> Compile(const Expr& e, PersonTable& table, const RefLookup& refs,
-                                     EvalOptions options) {
+absl::StatusOr<CompiledExpr> Compile(const Expr& e, PersonTable& table, const RefLookup& refs, EvalOptions options) {
   auto impl = std::make_unique<CompiledExpr::Impl>();
   Names names{table, options.intern};
   ASSIGN_OR_RETURN(impl->root, CompileNode(e, names, refs, &impl->flags));

@@ -22,10 +22,10 @@
 
 #include "absl/status/statusor.h"
 #include "base/types.h"
+#include "bitmap/bitmap.h"
 #include "segments/ast.h"
 #include "segments/numeric_index.h"
 #include "segments/person_table.h"
-#include "bitmap/bitmap.h"
 
 namespace facet::segments {
 
@@ -87,8 +87,8 @@ class CompiledExpr {
                const std::vector<NumericIndex*>* aggregates = nullptr) const;
   // The same for a person whose row the caller holds (table.Get(person)),
   // when one person is checked against many definitions.
-  bool Matches(const PersonTable::Person& row, PersonId person, TimeMs as_of, RefResolver* refs,
-               TimeMs* next_change, const std::vector<NumericIndex*>* aggregates) const;
+  bool Matches(const PersonTable::Person& row, PersonId person, TimeMs as_of, RefResolver* refs, TimeMs* next_change,
+               const std::vector<NumericIndex*>* aggregates) const;
 
   // Prepares MatchesLive(): aggregate i is read from columns[i] (live
   // columns such as a catalog keeps; they must outlive the expression).

@@ -16,8 +16,8 @@
 #include "gtest/gtest.h"
 #include "segments/catalog.h"
 #include "segments/evaluator.h"
-#include "store/mem_kv_store.h"
 #include "segments/parser.h"
+#include "store/mem_kv_store.h"
 
 namespace facet::segments {
 namespace {
@@ -67,12 +67,12 @@ class World {
  public:
   World(uint64_t seed, int persons) : rng_(seed), persons_(persons) {
     EXPECT_EQ(sqlite3_open(":memory:", &db_), SQLITE_OK);
-    sqlite3_create_function(db_, "dist", 4, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr, SqlDistance,
-                            nullptr, nullptr);
+    sqlite3_create_function(db_, "dist", 4, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr, SqlDistance, nullptr, nullptr);
     Exec("CREATE TABLE traits(person INTEGER, key TEXT, kind TEXT, v)");
     Exec("CREATE TABLE arr(person INTEGER, key TEXT, kind TEXT, v)");
-    Exec("CREATE TABLE events(seq INTEGER PRIMARY KEY, person INTEGER, name TEXT, type TEXT, t INTEGER,"
-         " rk TEXT, rv, ck TEXT, cv, qty, channel TEXT)");
+    Exec(
+        "CREATE TABLE events(seq INTEGER PRIMARY KEY, person INTEGER, name TEXT, type TEXT, t INTEGER,"
+        " rk TEXT, rv, ck TEXT, cv, qty, channel TEXT)");
     Exec("CREATE TABLE persons(id INTEGER PRIMARY KEY, lat REAL, lon REAL)");
     Exec("CREATE TABLE manual(tag TEXT, person INTEGER)");
     Exec("BEGIN");
@@ -109,7 +109,8 @@ class World {
   void Trait(std::map<std::string, profiles::TraitValue, std::less<>>* traits, PersonId p, const std::string& key,
              const std::string& json, const std::string& kind, const std::string& sql_value) {
     (*traits)[key].json = json;
-    Exec("INSERT INTO traits VALUES(" + std::to_string(p) + "," + Quote(key) + "," + Quote(kind) + "," + sql_value + ")");
+    Exec("INSERT INTO traits VALUES(" + std::to_string(p) + "," + Quote(key) + "," + Quote(kind) + "," + sql_value +
+         ")");
   }
 
   void AddPerson(PersonId p) {
@@ -209,9 +210,9 @@ class World {
         e.location = loc;
       }
       table_.AddEvent(p, e);
-      Exec("INSERT INTO events VALUES(" + std::to_string(e.seq) + "," + std::to_string(p) + "," + Quote(e.name) +
-           "," + (e.type == profiles::EventType::kTrack ? "'track'" : "'page'") + "," + std::to_string(e.timestamp) +
-           "," + rk + "," + rv + "," + ck + "," + cv + "," + qty + "," + channel + ")");
+      Exec("INSERT INTO events VALUES(" + std::to_string(e.seq) + "," + std::to_string(p) + "," + Quote(e.name) + "," +
+           (e.type == profiles::EventType::kTrack ? "'track'" : "'page'") + "," + std::to_string(e.timestamp) + "," +
+           rk + "," + rv + "," + ck + "," + cv + "," + qty + "," + channel + ")");
     }
     if (const auto* row = table_.Get(p); row && !std::isnan(row->latitude)) {
       lat = Num(row->latitude);
@@ -269,7 +270,9 @@ class ExprGen {
  private:
   int Pick(int n) { return static_cast<int>(rng_() % static_cast<uint64_t>(n)); }
   template <typename T>
-  const T& Of(const std::vector<T>& v) { return v[Pick(static_cast<int>(v.size()))]; }
+  const T& Of(const std::vector<T>& v) {
+    return v[Pick(static_cast<int>(v.size()))];
+  }
   static std::string Leaf(const std::string& pred) { return "COALESCE((" + pred + "), 0)"; }
 
   struct Lit {
@@ -339,8 +342,8 @@ class ExprGen {
       bool neg = Pick(2);
       Lit l = Pick(4) ? LiteralFor(key) : Lit{"\"佛\"", "'佛'", "s"};
       if (l.kind != "s") l = {"\"a\"", "'a'", "s"};  // CONTAINS takes a string
-      std::string arr = "EXISTS (SELECT 1 FROM arr WHERE person=p.id AND key=" + Quote(key) + " AND kind=" +
-                        Quote(l.kind) + " AND v=" + l.sql + ")";
+      std::string arr = "EXISTS (SELECT 1 FROM arr WHERE person=p.id AND key=" + Quote(key) +
+                        " AND kind=" + Quote(l.kind) + " AND v=" + l.sql + ")";
       std::string str = l.kind == "s" ? "instr(" + v + ", " + l.sql + ") > 0" : "0";
       std::string found = "(CASE " + k + " WHEN 'a' THEN " + arr + " WHEN 's' THEN " + str + " ELSE NULL END)";
       std::string sql = neg ? "(" + present + " AND (" + k + " NOT IN ('a','s') OR NOT " + found + "))" : found;
@@ -422,7 +425,8 @@ class ExprGen {
       static const std::vector<std::string> fns = {"sum", "avg", "min", "max"};
       std::string fn = Of(fns);
       text = fn + "(" + f.text + ", properties.revenue" + w + ")";
-      value = "(SELECT " + std::string(fn == "sum" ? "COALESCE(sum(e.rv), 0)" : fn + "(e.rv)") + from + " AND e.rk='n')";
+      value =
+          "(SELECT " + std::string(fn == "sum" ? "COALESCE(sum(e.rv), 0)" : fn + "(e.rv)") + from + " AND e.rk='n')";
       lit = Pick(500);
     } else if (r == 4) {
       bool last = Pick(2);
@@ -433,8 +437,9 @@ class ExprGen {
       int a = Pick(24), b = (a + 1 + Pick(23)) % 24;
       text = "hour_share(" + f.text + ", " + std::to_string(a) + ", " + std::to_string(b) + w + ")";
       std::string hour = "(((e.t + 28800000) % 86400000) / 3600000)";
-      std::string in = a < b ? "(" + hour + " >= " + std::to_string(a) + " AND " + hour + " < " + std::to_string(b) + ")"
-                             : "(" + hour + " >= " + std::to_string(a) + " OR " + hour + " < " + std::to_string(b) + ")";
+      std::string in = a < b
+                           ? "(" + hour + " >= " + std::to_string(a) + " AND " + hour + " < " + std::to_string(b) + ")"
+                           : "(" + hour + " >= " + std::to_string(a) + " OR " + hour + " < " + std::to_string(b) + ")";
       value = "(SELECT avg(CASE WHEN " + in + " THEN 1.0 ELSE 0.0 END)" + from + ")";
       static const std::vector<std::string> shares = {"0", "0.25", "0.5", "1"};
       std::string s = Of(shares);
@@ -486,9 +491,10 @@ class ExprGen {
         while ((pos = s.find("e.")) != std::string::npos) s.replace(pos, 2, to + ".");
         return s;
       };
-      std::string sql = "EXISTS (SELECT 1 FROM events a, events b WHERE a.person=p.id AND b.person=p.id AND a.seq != b.seq AND " +
-                        rename(a.sql, "a") + " AND " + rename(b.sql, "b") + " AND " + wa + " AND " + wb +
-                        " AND b.t >= a.t AND b.t - a.t <= " + std::to_string(gap * kDay) + ")";
+      std::string sql =
+          "EXISTS (SELECT 1 FROM events a, events b WHERE a.person=p.id AND b.person=p.id AND a.seq != b.seq AND " +
+          rename(a.sql, "a") + " AND " + rename(b.sql, "b") + " AND " + wa + " AND " + wb +
+          " AND b.t >= a.t AND b.t - a.t <= " + std::to_string(gap * kDay) + ")";
       return {"sequence(" + a.text + ", " + b.text + ", " + std::to_string(gap) + "d" + w + ")", Leaf(sql)};
     }
     bool first = r == 3;
@@ -570,7 +576,6 @@ TEST(EvaluatorDifferentialTest, RandomExpressionsAgreeWithSqlite) {
   EXPECT_GT(nonempty, checked / 3);
 }
 
-
 // Live memberships kept per event, per timer, per merge, equal a full
 // recompute at the same instant, and survive a restart.
 TEST(CatalogDifferentialTest, IncrementalMembershipEqualsRecompute) {
@@ -632,8 +637,7 @@ TEST(CatalogDifferentialTest, IncrementalMembershipEqualsRecompute) {
       rules.emplace_back(def.name, rule);
     }
     const std::vector<std::string> recent = {
-        R"(days_since_last("Order Completed") <= 30)",
-        R"(days_since_last("Order Completed") < 30.5)",
+        R"(days_since_last("Order Completed") <= 30)", R"(days_since_last("Order Completed") < 30.5)",
         R"(tag("m1") AND days_since_last("Order Completed" WHERE properties.revenue > 100, 60d) < 31)",
         R"(NOT days_since_last("Order Completed") <= 30)"};
     auto check = [&](const std::string& when) {
@@ -732,9 +736,10 @@ TEST(CatalogDifferentialTest, IncrementalMembershipEqualsRecompute) {
         e.name = e.type == profiles::EventType::kTrack ? kEvents[pick(static_cast<int>(kEvents.size()))] : "Home";
         // Mostly now; some late (backfilled) and some dated ahead.
         e.timestamp = now - (pick(4) == 0 ? pick(200) * kDay : 0) + (pick(30) == 0 ? pick(20) * kDay : 0);
-        e.properties = "{\"revenue\":" + std::to_string(1 + pick(400)) + ",\"category\":" +
-                       JsonString(kCategories[pick(static_cast<int>(kCategories.size()))]) + "}";
-        if (pick(2)) e.context = "{\"channel\":" + JsonString(kChannels[pick(static_cast<int>(kChannels.size()))]) + "}";
+        e.properties = "{\"revenue\":" + std::to_string(1 + pick(400)) +
+                       ",\"category\":" + JsonString(kCategories[pick(static_cast<int>(kCategories.size()))]) + "}";
+        if (pick(2))
+          e.context = "{\"channel\":" + JsonString(kChannels[pick(static_cast<int>(kChannels.size()))]) + "}";
         if (pick(5) == 0) {
           profiles::Location loc;
           loc.latitude = 22.9 + pick(300) / 1000.0;

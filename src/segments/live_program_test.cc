@@ -142,8 +142,7 @@ TEST_F(LiveProgramTest, BooleanStructureAndGeneralNodesAgree) {
   EXPECT_EQ(Check(R"(trait.age > 40 OR NOT (count("Order Completed") >= 1))"), 3);
   EXPECT_EQ(Check(R"(NOT (trait.city = "佛山" AND trait.score > 50))"), 5);
   EXPECT_EQ(Check(R"((trait.city IN ("佛山", "广州") OR trait.age IS NULL) AND NOT trait.score < 0)"), 4);
-  EXPECT_EQ(Check(R"(count("Order Completed" WHERE properties.category = "lens", 90d) >= 2 AND trait.age >= 30)"),
-            2);
+  EXPECT_EQ(Check(R"(count("Order Completed" WHERE properties.category = "lens", 90d) >= 2 AND trait.age >= 30)"), 2);
   EXPECT_EQ(Check(R"(last_touch.channel = "app" AND days_since_last("Order Completed") < 30)"), 3);
   EXPECT_EQ(Check(R"(trait.age != 30 OR (trait.score >= 0 AND NOT (trait.score > 7)))"), 3);
 }

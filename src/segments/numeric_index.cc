@@ -36,10 +36,10 @@ bool NumericIndex::Set(PersonId person, std::optional<double> value) {
     }
   }
   // le_[i] holds person iff its value <= cuts_[i]: change the cuts in between.
-  size_t from_old = had ? static_cast<size_t>(std::lower_bound(cuts_.begin(), cuts_.end(), old) - cuts_.begin())
-                        : cuts_.size();
-  size_t from_new = value ? static_cast<size_t>(std::lower_bound(cuts_.begin(), cuts_.end(), *value) - cuts_.begin())
-                          : cuts_.size();
+  size_t from_old =
+      had ? static_cast<size_t>(std::lower_bound(cuts_.begin(), cuts_.end(), old) - cuts_.begin()) : cuts_.size();
+  size_t from_new =
+      value ? static_cast<size_t>(std::lower_bound(cuts_.begin(), cuts_.end(), *value) - cuts_.begin()) : cuts_.size();
   if (from_new < from_old) {
     for (size_t i = from_new; i < from_old; ++i) le_[i].Add(person);
   } else {
@@ -50,7 +50,8 @@ bool NumericIndex::Set(PersonId person, std::optional<double> value) {
 
 const bitmap::Bitmap* NumericIndex::AtMost(double v, bool inclusive) const {
   // Last cut c with c <= v (inclusive) or c < v.
-  auto it = inclusive ? std::upper_bound(cuts_.begin(), cuts_.end(), v) : std::lower_bound(cuts_.begin(), cuts_.end(), v);
+  auto it =
+      inclusive ? std::upper_bound(cuts_.begin(), cuts_.end(), v) : std::lower_bound(cuts_.begin(), cuts_.end(), v);
   if (it == cuts_.begin()) return &empty_;
   return &le_[static_cast<size_t>(it - cuts_.begin()) - 1];
 }

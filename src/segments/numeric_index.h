@@ -22,8 +22,8 @@
 #include <vector>
 
 #include "base/types.h"
-#include "segments/internal/person_column.h"
 #include "bitmap/bitmap.h"
+#include "segments/internal/person_column.h"
 
 namespace facet::segments {
 
@@ -58,8 +58,8 @@ class NumericIndex {
   internal::PersonColumn<double> values_{std::numeric_limits<double>::quiet_NaN()};
   bitmap::Bitmap present_;
   bool indexed_ = true;
-  std::vector<double> cuts_;         // sorted distinct values
-  std::vector<bitmap::Bitmap> le_;     // le_[i]: value <= cuts_[i]
+  std::vector<double> cuts_;        // sorted distinct values
+  std::vector<bitmap::Bitmap> le_;  // le_[i]: value <= cuts_[i]
   bitmap::Bitmap empty_;
 };
 

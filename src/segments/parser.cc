@@ -25,11 +25,21 @@ constexpr TimeMs kHourMs = 60 * kMinuteMs;
 constexpr TimeMs kDayMs = 24 * kHourMs;
 constexpr TimeMs kMaxWindowMs = 100'000 * kDayMs;
 
-constexpr std::string_view kKeywords[] = {"AND", "OR",       "NOT",   "IN",   "BETWEEN", "IS",
+constexpr std::string_view kKeywords[] = {"AND",  "OR",       "NOT",   "IN",   "BETWEEN", "IS",
                                           "NULL", "CONTAINS", "WHERE", "TRUE", "FALSE"};
 
 enum class Function {
-  kTag, kSegment, kCount, kSum, kAvg, kMin, kMax, kDaysSinceLast, kDaysSinceFirst, kHourShare, kWithin,
+  kTag,
+  kSegment,
+  kCount,
+  kSum,
+  kAvg,
+  kMin,
+  kMax,
+  kDaysSinceLast,
+  kDaysSinceFirst,
+  kHourShare,
+  kWithin,
   kSequence,
 };
 
@@ -292,8 +302,12 @@ class Parser {
 
   static bool IsCompareToken(const Token& t) {
     switch (t.kind) {
-      case TokenKind::kEq: case TokenKind::kNe: case TokenKind::kLt:
-      case TokenKind::kLe: case TokenKind::kGt: case TokenKind::kGe:
+      case TokenKind::kEq:
+      case TokenKind::kNe:
+      case TokenKind::kLt:
+      case TokenKind::kLe:
+      case TokenKind::kGt:
+      case TokenKind::kGe:
         return true;
       default:
         return false;
@@ -302,12 +316,18 @@ class Parser {
 
   static CompareOp CompareOpOf(const Token& t) {
     switch (t.kind) {
-      case TokenKind::kNe: return CompareOp::kNe;
-      case TokenKind::kLt: return CompareOp::kLt;
-      case TokenKind::kLe: return CompareOp::kLe;
-      case TokenKind::kGt: return CompareOp::kGt;
-      case TokenKind::kGe: return CompareOp::kGe;
-      default: return CompareOp::kEq;
+      case TokenKind::kNe:
+        return CompareOp::kNe;
+      case TokenKind::kLt:
+        return CompareOp::kLt;
+      case TokenKind::kLe:
+        return CompareOp::kLe;
+      case TokenKind::kGt:
+        return CompareOp::kGt;
+      case TokenKind::kGe:
+        return CompareOp::kGe;
+      default:
+        return CompareOp::kEq;
     }
   }
 
@@ -418,14 +438,30 @@ class Parser {
     out->pos = PosOf(name);
     Next();  // '('
     switch (fn) {
-      case Function::kCount: out->fn = AggregateFn::kCount; break;
-      case Function::kSum: out->fn = AggregateFn::kSum; break;
-      case Function::kAvg: out->fn = AggregateFn::kAvg; break;
-      case Function::kMin: out->fn = AggregateFn::kMin; break;
-      case Function::kMax: out->fn = AggregateFn::kMax; break;
-      case Function::kDaysSinceLast: out->fn = AggregateFn::kDaysSinceLast; break;
-      case Function::kDaysSinceFirst: out->fn = AggregateFn::kDaysSinceFirst; break;
-      default: out->fn = AggregateFn::kHourShare; break;
+      case Function::kCount:
+        out->fn = AggregateFn::kCount;
+        break;
+      case Function::kSum:
+        out->fn = AggregateFn::kSum;
+        break;
+      case Function::kAvg:
+        out->fn = AggregateFn::kAvg;
+        break;
+      case Function::kMin:
+        out->fn = AggregateFn::kMin;
+        break;
+      case Function::kMax:
+        out->fn = AggregateFn::kMax;
+        break;
+      case Function::kDaysSinceLast:
+        out->fn = AggregateFn::kDaysSinceLast;
+        break;
+      case Function::kDaysSinceFirst:
+        out->fn = AggregateFn::kDaysSinceFirst;
+        break;
+      default:
+        out->fn = AggregateFn::kHourShare;
+        break;
     }
     if (!ParseEventStep(fn_name, "first", out)) return false;
     if (fn == Function::kSum || fn == Function::kAvg || fn == Function::kMin || fn == Function::kMax) {
@@ -443,8 +479,8 @@ class Parser {
       if (!Expect(TokenKind::kComma, "expected ',' followed by the to hour in hour_share(")) return false;
       if (!ParseHour(&out->to_hour)) return false;
       if (out->from_hour == out->to_hour) {
-        return Fail(from, absl::StrCat("hour_share needs different from and to hours, found ", out->from_hour,
-                                       " and ", out->to_hour));
+        return Fail(from, absl::StrCat("hour_share needs different from and to hours, found ", out->from_hour, " and ",
+                                       out->to_hour));
       }
     }
     if (Peek().kind == TokenKind::kComma) {
@@ -513,8 +549,8 @@ class Parser {
       return FailFound(absl::StrCat("expected a number for the ", what, " in within("));
     }
     if (!(t.number >= -limit && t.number <= limit)) {
-      return Fail(t, absl::StrCat(what, " must be between -", limit, " and ", limit, ", found ",
-                                  std::string(t.number_text)));
+      return Fail(
+          t, absl::StrCat(what, " must be between -", limit, " and ", limit, ", found ", std::string(t.number_text)));
     }
     *out = t.number;
     Next();
@@ -539,17 +575,19 @@ class Parser {
 
   static ValueType TypeOf(const Operand& o) {
     switch (o.kind) {
-      case Operand::Kind::kAggregate: return ValueType::kNumber;
+      case Operand::Kind::kAggregate:
+        return ValueType::kNumber;
       case Operand::Kind::kFirstTouch:
-      case Operand::Kind::kLastTouch: return ValueType::kString;
-      default: return ValueType::kAny;
+      case Operand::Kind::kLastTouch:
+        return ValueType::kString;
+      default:
+        return ValueType::kAny;
     }
   }
 
   // A literal compared with `operand`; `where` says where it stands in
   // messages ("after '<'").
-  bool ParseLiteral(const std::string& operand, ValueType type, bool ordered, const std::string& where,
-                    Literal* out) {
+  bool ParseLiteral(const std::string& operand, ValueType type, bool ordered, const std::string& where, Literal* out) {
     const Token& t = Peek();
     if (IsWord(t, "NULL")) return Fail(t, "NULL is not a value; use IS NULL or IS NOT NULL");
     std::string expected = absl::StrCat("expected a value (number, string, TRUE or FALSE) ", where);
@@ -611,8 +649,8 @@ class Parser {
         const Token& high = Peek();
         if (!ParseLiteral(name, type, true, "after BETWEEN ... AND", &e.values[1])) return false;
         if (e.values[0].index() != e.values[1].index()) {
-          return Fail(high, absl::StrCat("BETWEEN bounds must both be numbers or both be strings, found ",
-                                         Describe(high)));
+          return Fail(high,
+                      absl::StrCat("BETWEEN bounds must both be numbers or both be strings, found ", Describe(high)));
         }
       } else if (IsWord(word, "IN")) {
         e.kind = Expr::Kind::kIn;

@@ -152,8 +152,8 @@ TEST(ParserTest, CountWithWhere) {
 }
 
 TEST(ParserTest, WhereTakesAFullCondition) {
-  Expr e = ParseOk(
-      R"(count("*" WHERE properties.a.b = 1 OR NOT (properties.c IS NULL AND properties.d CONTAINS "x")) > 0)");
+  Expr e =
+      ParseOk(R"(count("*" WHERE properties.a.b = 1 OR NOT (properties.c IS NULL AND properties.d CONTAINS "x")) > 0)");
   const Operand& c = e.operand;
   EXPECT_EQ(c.event, "*");
   EXPECT_EQ(c.window_ms, 0);
@@ -268,9 +268,9 @@ TEST(ParserTest, AllComparisonOperators) {
     const char* op;
     CompareOp want;
   };
-  for (const Case& c : {Case{"=", CompareOp::kEq}, Case{"!=", CompareOp::kNe}, Case{"<>", CompareOp::kNe},
-                        Case{"<", CompareOp::kLt}, Case{"<=", CompareOp::kLe}, Case{">", CompareOp::kGt},
-                        Case{">=", CompareOp::kGe}}) {
+  for (const Case& c :
+       {Case{"=", CompareOp::kEq}, Case{"!=", CompareOp::kNe}, Case{"<>", CompareOp::kNe}, Case{"<", CompareOp::kLt},
+        Case{"<=", CompareOp::kLe}, Case{">", CompareOp::kGt}, Case{">=", CompareOp::kGe}}) {
     Expr e = ParseOk(std::string("trait.x ") + c.op + " 1");
     EXPECT_EQ(e.kind, Expr::Kind::kCompare) << c.op;
     EXPECT_EQ(e.op, c.want) << c.op;
@@ -293,8 +293,7 @@ TEST(ParserTest, Literals) {
   EXPECT_EQ(ParseOk("trait.x = false").values, std::vector<Literal>{false});
   EXPECT_EQ(ParseOk("trait.x = -2.5e3").values, std::vector<Literal>{-2500.0});
   EXPECT_EQ(ParseOk("trait.x = 1E-2").values, std::vector<Literal>{0.01});
-  EXPECT_EQ(ParseOk(R"(trait.x IN (1, "a", TRUE))").values,
-            (std::vector<Literal>{1.0, std::string("a"), true}));
+  EXPECT_EQ(ParseOk(R"(trait.x IN (1, "a", TRUE))").values, (std::vector<Literal>{1.0, std::string("a"), true}));
 }
 
 TEST(ParserTest, PrecedenceIsNotThenAndThenOr) {
@@ -497,8 +496,8 @@ TEST(ToStringTest, HandBuiltTrees) {
 }
 
 TEST(CollectRefsTest, WalksEverything) {
-  Expr e = ParseOk(
-      R"(tag("a") AND NOT (segment("s1") OR tag("b")) AND count("E", 1d) > 1 AND (tag("a") OR segment("s2")))");
+  Expr e =
+      ParseOk(R"(tag("a") AND NOT (segment("s1") OR tag("b")) AND count("E", 1d) > 1 AND (tag("a") OR segment("s2")))");
   std::vector<std::string> tags, segments;
   CollectRefs(e, &tags, &segments);
   EXPECT_EQ(tags, (std::vector<std::string>{"a", "b", "a"}));

@@ -12,7 +12,7 @@ TEST(PersonRowsTest, UnwrittenPersonsAreInNothingAndNeverWake) {
   EXPECT_FALSE(rows.Member(5'000'000, 9));
   EXPECT_EQ(rows.Wake(7), PersonRows::kNoWake);
   EXPECT_EQ(rows.MemoryBytes() / 1024, 0u);  // nothing allocated yet
-  rows.SetWake(9, PersonRows::kNoWake);     // clearing allocates nothing
+  rows.SetWake(9, PersonRows::kNoWake);      // clearing allocates nothing
   EXPECT_EQ(rows.MemoryBytes() / 1024, 0u);
 }
 

@@ -10,8 +10,7 @@ namespace {
 
 // Context fields kept for first_touch / last_touch.
 bool KeepContextField(std::string_view path) {
-  return path == "channel" || path == "source" || path == "medium" ||
-         path.starts_with("campaign.");
+  return path == "channel" || path == "source" || path == "medium" || path.starts_with("campaign.");
 }
 
 bool EventBefore(const PersonTable::EventRow& a, const PersonTable::EventRow& b) {
@@ -58,14 +57,21 @@ PersonTable::Cell PersonTable::MakeCell(uint32_t key, const Value& v) {
   c.key = key;
   c.kind = v.kind;
   switch (v.kind) {
-    case Value::Kind::kNumber: c.number = v.number; break;
-    case Value::Kind::kBool: c.boolean = v.boolean; break;
-    case Value::Kind::kString: c.ref = strings_.Intern(v.string); break;
+    case Value::Kind::kNumber:
+      c.number = v.number;
+      break;
+    case Value::Kind::kBool:
+      c.boolean = v.boolean;
+      break;
+    case Value::Kind::kString:
+      c.ref = strings_.Intern(v.string);
+      break;
     case Value::Kind::kArray:
       c.ref = static_cast<uint32_t>(arrays_.size());
       arrays_.push_back(*v.array);
       break;
-    case Value::Kind::kNull: break;
+    case Value::Kind::kNull:
+      break;
   }
   return c;
 }
@@ -74,18 +80,27 @@ Value PersonTable::ToValue(const Cell& c) const {
   Value v;
   v.kind = c.kind;
   switch (c.kind) {
-    case Value::Kind::kNumber: v.number = c.number; break;
-    case Value::Kind::kBool: v.boolean = c.boolean; break;
-    case Value::Kind::kString: v.string = strings_.Get(c.ref); break;
-    case Value::Kind::kArray: v.array = &arrays_[c.ref]; break;
-    case Value::Kind::kNull: break;
+    case Value::Kind::kNumber:
+      v.number = c.number;
+      break;
+    case Value::Kind::kBool:
+      v.boolean = c.boolean;
+      break;
+    case Value::Kind::kString:
+      v.string = strings_.Get(c.ref);
+      break;
+    case Value::Kind::kArray:
+      v.array = &arrays_[c.ref];
+      break;
+    case Value::Kind::kNull:
+      break;
   }
   return v;
 }
 
 Value PersonTable::Trait(const Person& p, uint32_t key) const {
-  auto it = std::lower_bound(p.traits.begin(), p.traits.end(), key,
-                             [](const Cell& c, uint32_t k) { return c.key < k; });
+  auto it =
+      std::lower_bound(p.traits.begin(), p.traits.end(), key, [](const Cell& c, uint32_t k) { return c.key < k; });
   if (it == p.traits.end() || it->key != key) return Value{};
   return ToValue(*it);
 }
@@ -112,8 +127,12 @@ EventFields::EventFields(const profiles::Event& e) {
     f.path_size = static_cast<uint32_t>(text_.size() - f.path_begin);
     f.kind = v.kind;
     switch (v.kind) {
-      case Value::Kind::kNumber: f.number = v.number; break;
-      case Value::Kind::kBool: f.boolean = v.boolean; break;
+      case Value::Kind::kNumber:
+        f.number = v.number;
+        break;
+      case Value::Kind::kBool:
+        f.boolean = v.boolean;
+        break;
       case Value::Kind::kString:
         f.string_begin = static_cast<uint32_t>(text_.size());
         text_.append(v.string);
@@ -123,7 +142,8 @@ EventFields::EventFields(const profiles::Event& e) {
         f.array = static_cast<uint32_t>(arrays_.size());
         arrays_.push_back(*v.array);
         break;
-      case Value::Kind::kNull: break;
+      case Value::Kind::kNull:
+        break;
     }
     fields_.push_back(f);
   };
@@ -134,15 +154,15 @@ EventFields::EventFields(const profiles::Event& e) {
   });
   // Most contexts (library, ip, user agent) hold none of the fields kept.
   const std::string_view context = e.context;
-  const bool keeps = context.find("\"channel\"") != std::string_view::npos ||
-                     context.find("\"campaign\"") != std::string_view::npos ||
-                     context.find("\"source\"") != std::string_view::npos ||
-                     context.find("\"medium\"") != std::string_view::npos;
-  if (keeps) FlattenJsonObject(e.context, [&](std::string_view key, const Value& v) {
-    if (v.kind != Value::Kind::kString || !KeepContextField(key)) return;
-    add("context.", key, v);
-    ++context_count_;
-  });
+  const bool keeps =
+      context.find("\"channel\"") != std::string_view::npos || context.find("\"campaign\"") != std::string_view::npos ||
+      context.find("\"source\"") != std::string_view::npos || context.find("\"medium\"") != std::string_view::npos;
+  if (keeps)
+    FlattenJsonObject(e.context, [&](std::string_view key, const Value& v) {
+      if (v.kind != Value::Kind::kString || !KeepContextField(key)) return;
+      add("context.", key, v);
+      ++context_count_;
+    });
 }
 
 void PersonTable::AddEvent(PersonId root, const profiles::Event& e) { AddEvent(root, e, EventFields(e)); }
@@ -168,14 +188,21 @@ void PersonTable::AddEvent(PersonId root, const profiles::Event& e, const EventF
     c.key = strings_.Intern(text.substr(f.path_begin, f.path_size));
     c.kind = f.kind;
     switch (f.kind) {
-      case Value::Kind::kNumber: c.number = f.number; break;
-      case Value::Kind::kBool: c.boolean = f.boolean; break;
-      case Value::Kind::kString: c.ref = strings_.Intern(text.substr(f.string_begin, f.string_size)); break;
+      case Value::Kind::kNumber:
+        c.number = f.number;
+        break;
+      case Value::Kind::kBool:
+        c.boolean = f.boolean;
+        break;
+      case Value::Kind::kString:
+        c.ref = strings_.Intern(text.substr(f.string_begin, f.string_size));
+        break;
       case Value::Kind::kArray:
         c.ref = static_cast<uint32_t>(arrays_.size());
         arrays_.push_back(fields.arrays_[f.array]);
         break;
-      case Value::Kind::kNull: break;
+      case Value::Kind::kNull:
+        break;
     }
     p.cells.push_back(c);
   }
@@ -199,10 +226,9 @@ void PersonTable::SetTraits(PersonId root, const std::map<std::string, profiles:
   constexpr size_t kMaxRefusedKept = 10000;
   auto refuse = [&](std::string_view path, bool deep) {
     if (unindexed) {
-      unindexed->push_back({std::string(path), deep ? "trait path deeper than " +
-                                                          std::to_string(options_.max_trait_depth) + " levels"
-                                                    : "more than " + std::to_string(options_.max_trait_paths) +
-                                                          " distinct trait paths"});
+      unindexed->push_back({std::string(path),
+                            deep ? "trait path deeper than " + std::to_string(options_.max_trait_depth) + " levels"
+                                 : "more than " + std::to_string(options_.max_trait_paths) + " distinct trait paths"});
     }
     if (refused_paths_.size() < kMaxRefusedKept && refused_paths_.emplace(path).second) {
       ++(deep ? refused_deep_ : refused_count_);
@@ -253,11 +279,16 @@ void PersonTable::SetTraits(PersonId root, const std::map<std::string, profiles:
   auto same = [&](const Cell& a, const Cell& b) {
     if (a.kind != b.kind) return false;
     switch (a.kind) {
-      case Value::Kind::kNumber: return a.number == b.number;
-      case Value::Kind::kBool: return a.boolean == b.boolean;
-      case Value::Kind::kString: return a.ref == b.ref;
-      case Value::Kind::kArray: return arrays_[a.ref] == arrays_[b.ref];
-      case Value::Kind::kNull: return true;
+      case Value::Kind::kNumber:
+        return a.number == b.number;
+      case Value::Kind::kBool:
+        return a.boolean == b.boolean;
+      case Value::Kind::kString:
+        return a.ref == b.ref;
+      case Value::Kind::kArray:
+        return arrays_[a.ref] == arrays_[b.ref];
+      case Value::Kind::kNull:
+        return true;
     }
     return false;
   };
@@ -331,8 +362,7 @@ void PersonTable::Merge(PersonId survivor, PersonId absorbed) {
     row.cells_begin += shift;
     to.events.push_back(row);
   }
-  std::inplace_merge(to.events.begin(), to.events.begin() + static_cast<ptrdiff_t>(mid), to.events.end(),
-                     EventBefore);
+  std::inplace_merge(to.events.begin(), to.events.begin() + static_cast<ptrdiff_t>(mid), to.events.end(), EventBefore);
   if (from.location_at > to.location_at) {
     to.latitude = from.latitude;
     to.longitude = from.longitude;

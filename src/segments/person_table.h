@@ -28,12 +28,12 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "base/types.h"
+#include "bitmap/bitmap.h"
 #include "profiles/event.h"
 #include "profiles/profile.h"
 #include "segments/numeric_index.h"
 #include "segments/string_index.h"
 #include "segments/value.h"
-#include "bitmap/bitmap.h"
 
 namespace facet::segments {
 
@@ -111,10 +111,10 @@ class PersonTable {
   struct EventRow {
     TimeMs time = 0;
     EventSeq seq = 0;
-    PersonId atom = kNoPerson;   // the atom the event belongs to (for undo)
-    uint32_t name = 0;           // interned track event name (kOther: page/screen name or "")
+    PersonId atom = kNoPerson;  // the atom the event belongs to (for undo)
+    uint32_t name = 0;          // interned track event name (kOther: page/screen name or "")
     EventKind kind = EventKind::kTrack;
-    uint32_t cells_begin = 0;    // into Person::cells: properties, then context fields
+    uint32_t cells_begin = 0;  // into Person::cells: properties, then context fields
     uint16_t property_count = 0;
     uint16_t context_count = 0;
   };
@@ -201,7 +201,7 @@ class PersonTable {
   absl::flat_hash_map<uint32_t, std::unique_ptr<StringIndex>> strings_by_key_;
   std::vector<uint32_t> scratch_;
   PersonTableOptions options_;
-  absl::flat_hash_set<uint32_t> trait_paths_;     // interned paths indexed
+  absl::flat_hash_set<uint32_t> trait_paths_;       // interned paths indexed
   absl::flat_hash_set<std::string> refused_paths_;  // at most kMaxRefusedKept
   size_t refused_count_ = 0;
   size_t refused_deep_ = 0;

@@ -21,8 +21,8 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "base/types.h"
-#include "segments/internal/person_column.h"
 #include "bitmap/bitmap.h"
+#include "segments/internal/person_column.h"
 
 namespace facet::segments {
 

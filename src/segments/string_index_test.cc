@@ -47,7 +47,7 @@ TEST(StringIndexTest, SelectionsEqualPersonByPersonEvaluation) {
   for (PersonId p = 0; p < kPersons; ++p) {
     std::map<std::string, profiles::TraitValue, std::less<>> traits;
     if (p % 7 != 0) traits["city"].json = std::string("\"") + cities[p % 4] + "\"";
-    if (p % 11 == 3) traits["city"].json = "42";  // a number where others have text
+    if (p % 11 == 3) traits["city"].json = "42";                    // a number where others have text
     traits["code"].json = "\"c" + std::to_string(p % 2500) + "\"";  // too many values for bitmaps
     if (p % 13 == 0) traits["code"].json = "[\"c1\"]";
     table.Touch(p);
@@ -56,13 +56,13 @@ TEST(StringIndexTest, SelectionsEqualPersonByPersonEvaluation) {
   ASSERT_TRUE(table.StringTrait(table.strings().Find("city"))->indexed());
   ASSERT_FALSE(table.StringTrait(table.strings().Find("code"))->indexed());
   const TimeMs now = 1'800'000'000'000;
-  for (const char* text : {
-           R"(trait.city = "佛山")", R"(trait.city IN ("广州", "深圳", "北京"))", R"(trait.city = "北京")",
-           R"(trait.city >= "Foshan")", R"(trait.city BETWEEN "a" AND "z")", R"(trait.city != "佛山")",
-           R"(trait.city NOT IN ("佛山"))", R"(NOT trait.city = "佛山")", R"(trait.city = 42)",
-           R"(trait.code = "c17")", R"(trait.code IN ("c1", "c2", "c2499", "nope"))", R"(trait.code < "c2")",
-           R"(trait.code NOT BETWEEN "c1" AND "c3")", R"(trait.code CONTAINS "c1")",
-           R"(trait.city = "广州" AND trait.code >= "c2")"}) {
+  for (const char* text :
+       {R"(trait.city = "佛山")", R"(trait.city IN ("广州", "深圳", "北京"))", R"(trait.city = "北京")",
+        R"(trait.city >= "Foshan")", R"(trait.city BETWEEN "a" AND "z")", R"(trait.city != "佛山")",
+        R"(trait.city NOT IN ("佛山"))", R"(NOT trait.city = "佛山")", R"(trait.city = 42)", R"(trait.code = "c17")",
+        R"(trait.code IN ("c1", "c2", "c2499", "nope"))", R"(trait.code < "c2")",
+        R"(trait.code NOT BETWEEN "c1" AND "c3")", R"(trait.code CONTAINS "c1")",
+        R"(trait.city = "广州" AND trait.code >= "c2")"}) {
     absl::StatusOr<Expr> e = Parse(text);
     ASSERT_TRUE(e.ok()) << text << ": " << e.status();
     absl::StatusOr<CompiledExpr> c = Compile(*e, table, [](Expr::Kind, std::string_view) -> absl::StatusOr<uint32_t> {

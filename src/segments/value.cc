@@ -37,23 +37,34 @@ simdjson::error_code Parse(std::string_view json, element* out) {
 
 std::optional<Literal> ScalarLiteral(element e) {
   switch (e.type()) {
-    case element_type::INT64: return Literal(static_cast<double>(int64_t(e)));
-    case element_type::UINT64: return Literal(static_cast<double>(uint64_t(e)));
-    case element_type::DOUBLE: return Literal(double(e));
-    case element_type::STRING: return Literal(std::string(std::string_view(e)));
-    case element_type::BOOL: return Literal(bool(e));
-    default: return std::nullopt;
+    case element_type::INT64:
+      return Literal(static_cast<double>(int64_t(e)));
+    case element_type::UINT64:
+      return Literal(static_cast<double>(uint64_t(e)));
+    case element_type::DOUBLE:
+      return Literal(double(e));
+    case element_type::STRING:
+      return Literal(std::string(std::string_view(e)));
+    case element_type::BOOL:
+      return Literal(bool(e));
+    default:
+      return std::nullopt;
   }
 }
 
 // `array_storage` keeps an array's elements alive for the callback.
 Value FromElement(element e, std::string* object_text, std::vector<Literal>* array_storage) {
   switch (e.type()) {
-    case element_type::INT64: return Value::Number(static_cast<double>(int64_t(e)));
-    case element_type::UINT64: return Value::Number(static_cast<double>(uint64_t(e)));
-    case element_type::DOUBLE: return Value::Number(double(e));
-    case element_type::STRING: return Value::String(std::string_view(e));
-    case element_type::BOOL: return Value::Bool(bool(e));
+    case element_type::INT64:
+      return Value::Number(static_cast<double>(int64_t(e)));
+    case element_type::UINT64:
+      return Value::Number(static_cast<double>(uint64_t(e)));
+    case element_type::DOUBLE:
+      return Value::Number(double(e));
+    case element_type::STRING:
+      return Value::String(std::string_view(e));
+    case element_type::BOOL:
+      return Value::Bool(bool(e));
     case element_type::ARRAY: {
       array_storage->clear();
       for (element item : e.get_array()) {
@@ -67,7 +78,8 @@ Value FromElement(element e, std::string* object_text, std::vector<Literal>* arr
     case element_type::OBJECT:
       *object_text = simdjson::minify(e);
       return Value::String(*object_text);
-    default: return Value{};
+    default:
+      return Value{};
   }
 }
 
@@ -110,7 +122,8 @@ bool ValueEquals(const Value& v, const Literal& lit) {
       auto* l = std::get_if<bool>(&lit);
       return l && v.boolean == *l;
     }
-    default: return false;
+    default:
+      return false;
   }
 }
 
@@ -132,18 +145,26 @@ int ValueCompare(const Value& v, const Literal& lit) {
 bool MatchCompare(const Value& v, CompareOp op, const Literal& lit) {
   if (v.is_null()) return false;
   switch (op) {
-    case CompareOp::kEq: return ValueEquals(v, lit);
-    case CompareOp::kNe: return !ValueEquals(v, lit);
-    default: break;
+    case CompareOp::kEq:
+      return ValueEquals(v, lit);
+    case CompareOp::kNe:
+      return !ValueEquals(v, lit);
+    default:
+      break;
   }
   const int c = ValueCompare(v, lit);
   if (c == kIncomparable) return false;
   switch (op) {
-    case CompareOp::kLt: return c < 0;
-    case CompareOp::kLe: return c <= 0;
-    case CompareOp::kGt: return c > 0;
-    case CompareOp::kGe: return c >= 0;
-    default: return false;
+    case CompareOp::kLt:
+      return c < 0;
+    case CompareOp::kLe:
+      return c <= 0;
+    case CompareOp::kGt:
+      return c > 0;
+    case CompareOp::kGe:
+      return c >= 0;
+    default:
+      return false;
   }
 }
 
@@ -195,8 +216,7 @@ void WithJsonValue(std::string_view json, const std::function<void(const Value&)
   fn(FromElement(e, &object_text, &array_storage));
 }
 
-void FlattenJsonObject(std::string_view json,
-                       const std::function<void(std::string_view, const Value&)>& fn) {
+void FlattenJsonObject(std::string_view json, const std::function<void(std::string_view, const Value&)>& fn) {
   FlattenJsonObject(json, std::numeric_limits<size_t>::max(), fn, {});
 }
 

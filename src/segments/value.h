@@ -22,12 +22,27 @@ struct Value {
   Kind kind = Kind::kNull;
   bool boolean = false;
   double number = 0;
-  std::string_view string;                     // kString (an object: its JSON text)
+  std::string_view string;                      // kString (an object: its JSON text)
   const std::vector<Literal>* array = nullptr;  // kArray (scalars only)
 
-  static Value Number(double d) { Value v; v.kind = Kind::kNumber; v.number = d; return v; }
-  static Value String(std::string_view s) { Value v; v.kind = Kind::kString; v.string = s; return v; }
-  static Value Bool(bool b) { Value v; v.kind = Kind::kBool; v.boolean = b; return v; }
+  static Value Number(double d) {
+    Value v;
+    v.kind = Kind::kNumber;
+    v.number = d;
+    return v;
+  }
+  static Value String(std::string_view s) {
+    Value v;
+    v.kind = Kind::kString;
+    v.string = s;
+    return v;
+  }
+  static Value Bool(bool b) {
+    Value v;
+    v.kind = Kind::kBool;
+    v.boolean = b;
+    return v;
+  }
   bool is_null() const { return kind == Kind::kNull; }
 };
 
@@ -53,8 +68,7 @@ bool MatchContains(const Value& v, const Literal& needle, bool negated);
 // paths ("address.city"), each member. Arrays give their scalar elements.
 // Values are valid only during the call. Malformed or non-object text calls
 // nothing. Not reentrant: fn must not call it again.
-void FlattenJsonObject(std::string_view json,
-                       const std::function<void(std::string_view path, const Value& value)>& fn);
+void FlattenJsonObject(std::string_view json, const std::function<void(std::string_view path, const Value& value)>& fn);
 // The same, down to paths of at most `max_depth` segments: an object at
 // that depth is given as its JSON text only, and, when it has members,
 // passed to `too_deep` (optional) as the path whose members are left out.

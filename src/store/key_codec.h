@@ -9,8 +9,7 @@
 namespace facet::store {
 
 inline void PutFixed32BE(std::string* dst, uint32_t v) {
-  char b[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
-               static_cast<char>(v)};
+  char b[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
   dst->append(b, 4);
 }
 

@@ -24,17 +24,17 @@ namespace facet::store {
 
 // Column families. Append only: the numeric values name RocksDB families.
 enum class Column : uint8_t {
-  kMeta = 0,        // counters, watermarks, schema version
-  kEvents,          // seq -> encoded event
-  kMessageIds,      // messageId -> seq + received time (dedupe and lookup)
-  kTimeline,        // person + time + seq -> "" (per-person event index)
-  kIdentities,      // namespace + keyed hash -> person
-  kPersons,         // person -> identity-graph record
-  kMerges,          // merge id -> merge record
-  kProfiles,        // person -> profile checkpoint
-  kQuarantine,      // seq -> rejected input with reason
-  kCatalog,         // tag and segment definitions, manual members, membership snapshots
-  kChanges,         // definition + seq -> a person entering or leaving it
+  kMeta = 0,    // counters, watermarks, schema version
+  kEvents,      // seq -> encoded event
+  kMessageIds,  // messageId -> seq + received time (dedupe and lookup)
+  kTimeline,    // person + time + seq -> "" (per-person event index)
+  kIdentities,  // namespace + keyed hash -> person
+  kPersons,     // person -> identity-graph record
+  kMerges,      // merge id -> merge record
+  kProfiles,    // person -> profile checkpoint
+  kQuarantine,  // seq -> rejected input with reason
+  kCatalog,     // tag and segment definitions, manual members, membership snapshots
+  kChanges,     // definition + seq -> a person entering or leaving it
   kCount,
 };
 
@@ -72,8 +72,8 @@ class WriteBatch {
   }
 
   void Put(Column c, std::string_view key, std::string_view value) {
-    entries_.push_back(Entry{data_.size(), static_cast<uint32_t>(key.size()), static_cast<uint32_t>(value.size()),
-                             OpType::kPut, c});
+    entries_.push_back(
+        Entry{data_.size(), static_cast<uint32_t>(key.size()), static_cast<uint32_t>(value.size()), OpType::kPut, c});
     data_.append(key).append(value);
     bytes_ += key.size() + value.size();
   }

@@ -13,8 +13,7 @@ class KvStoreTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
     if (GetParam()) {
-      dir_ = std::filesystem::temp_directory_path() /
-             ("facet_kv_test_" + std::to_string(::getpid()));
+      dir_ = std::filesystem::temp_directory_path() / ("facet_kv_test_" + std::to_string(::getpid()));
       std::filesystem::remove_all(dir_);
       auto s = RocksKvStore::Open(dir_.string());
       ASSERT_TRUE(s.ok()) << s.status();

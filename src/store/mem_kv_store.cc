@@ -6,18 +6,30 @@ namespace facet::store {
 
 const char* ColumnName(Column c) {
   switch (c) {
-    case Column::kMeta: return "default";
-    case Column::kEvents: return "events";
-    case Column::kMessageIds: return "message_ids";
-    case Column::kTimeline: return "timeline";
-    case Column::kIdentities: return "identities";
-    case Column::kPersons: return "persons";
-    case Column::kMerges: return "merges";
-    case Column::kProfiles: return "profiles";
-    case Column::kQuarantine: return "quarantine";
-    case Column::kCatalog: return "catalog";
-    case Column::kChanges: return "changes";
-    case Column::kCount: break;
+    case Column::kMeta:
+      return "default";
+    case Column::kEvents:
+      return "events";
+    case Column::kMessageIds:
+      return "message_ids";
+    case Column::kTimeline:
+      return "timeline";
+    case Column::kIdentities:
+      return "identities";
+    case Column::kPersons:
+      return "persons";
+    case Column::kMerges:
+      return "merges";
+    case Column::kProfiles:
+      return "profiles";
+    case Column::kQuarantine:
+      return "quarantine";
+    case Column::kCatalog:
+      return "catalog";
+    case Column::kChanges:
+      return "changes";
+    case Column::kCount:
+      break;
   }
   return "?";
 }

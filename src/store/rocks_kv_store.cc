@@ -1,10 +1,10 @@
 #include "store/rocks_kv_store.h"
 
+#include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
-#include <rocksdb/cache.h>
 #include <rocksdb/write_batch.h>
 
 #include <filesystem>
@@ -29,9 +29,7 @@ class RocksIterator final : public Iterator {
   explicit RocksIterator(rocksdb::Iterator* it) : it_(it) {}
   bool Valid() const override { return it_->Valid(); }
   void Seek(std::string_view t) override { it_->Seek(rocksdb::Slice(t.data(), t.size())); }
-  void SeekForPrev(std::string_view t) override {
-    it_->SeekForPrev(rocksdb::Slice(t.data(), t.size()));
-  }
+  void SeekForPrev(std::string_view t) override { it_->SeekForPrev(rocksdb::Slice(t.data(), t.size())); }
   void SeekToFirst() override { it_->SeekToFirst(); }
   void SeekToLast() override { it_->SeekToLast(); }
   void Next() override { it_->Next(); }
@@ -66,8 +64,7 @@ struct RocksKvStore::Impl {
 RocksKvStore::RocksKvStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 RocksKvStore::~RocksKvStore() = default;
 
-absl::StatusOr<std::unique_ptr<RocksKvStore>> RocksKvStore::Open(const std::string& dir,
-                                                                 const RocksOptions& options) {
+absl::StatusOr<std::unique_ptr<RocksKvStore>> RocksKvStore::Open(const std::string& dir, const RocksOptions& options) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return absl::InternalError("creating data directory " + dir + ": " + ec.message());
@@ -135,8 +132,7 @@ absl::Status RocksKvStore::Write(const WriteBatch& batch, bool sync) {
   for (size_t i = 0; i < batch.size(); ++i) {
     const WriteBatch::Op op = batch.op(i);
     auto* h = impl_->handles[static_cast<int>(op.column)];
-    rocksdb::Status s = op.type == WriteBatch::OpType::kPut ? wb.Put(h, op.key, op.value)
-                                                            : wb.Delete(h, op.key);
+    rocksdb::Status s = op.type == WriteBatch::OpType::kPut ? wb.Put(h, op.key, op.value) : wb.Delete(h, op.key);
     if (!s.ok()) return FromRocks(s, "building write batch");
   }
   rocksdb::WriteOptions wo;

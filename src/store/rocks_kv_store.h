@@ -19,8 +19,7 @@ struct RocksOptions {
 class RocksKvStore final : public KvStore {
  public:
   // Opens (creating if missing) the store in `dir`.
-  static absl::StatusOr<std::unique_ptr<RocksKvStore>> Open(const std::string& dir,
-                                                            const RocksOptions& options = {});
+  static absl::StatusOr<std::unique_ptr<RocksKvStore>> Open(const std::string& dir, const RocksOptions& options = {});
   ~RocksKvStore() override;
 
   absl::Status Write(const WriteBatch& batch, bool sync) override;

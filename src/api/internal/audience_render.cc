@@ -61,13 +61,13 @@ BodyReader& BodyReader::Bool(std::string_view key, std::optional<bool>* out) {
 BodyReader& BodyReader::Int(std::string_view key, int64_t lo, int64_t hi, int64_t* out) {
   const json* v = Member(key);
   if (failed_ || v == nullptr) return *this;
-  const bool in_range = v->is_number_integer() &&
-                        (v->is_number_unsigned() ? v->get<uint64_t>() <= static_cast<uint64_t>(hi)
-                                                 : v->get<int64_t>() <= hi) &&
-                        v->get<int64_t>() >= lo;
+  const bool in_range =
+      v->is_number_integer() &&
+      (v->is_number_unsigned() ? v->get<uint64_t>() <= static_cast<uint64_t>(hi) : v->get<int64_t>() <= hi) &&
+      v->get<int64_t>() >= lo;
   if (!in_range) {
-    Fail(key, "\"" + std::string(key) + "\" must be an integer from " + std::to_string(lo) + " to " +
-                  std::to_string(hi));
+    Fail(key,
+         "\"" + std::string(key) + "\" must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi));
   } else {
     *out = v->get<int64_t>();
   }

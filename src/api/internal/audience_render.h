@@ -10,9 +10,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/csv_field.h"
 #include "segments/catalog.h"
 #include "segments/value.h"
-#include "base/csv_field.h"
 
 namespace facet::api::internal {
 

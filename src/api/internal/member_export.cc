@@ -60,16 +60,15 @@ class MemberExportSource final : public BodySource {
   }
 
   // The caller holds the read lock.
-  void AppendPerson(PersonId id, const segments::PersonTable& table,
-                    const std::vector<uint32_t>& keys, std::string* out) {
+  void AppendPerson(PersonId id, const segments::PersonTable& table, const std::vector<uint32_t>& keys,
+                    std::string* out) {
     const identity::IdentityOptions& id_options = services_.graph.options();
     const identity::Pseudonymizer& pseudonyms = services_.graph.pseudonymizer();
     const std::string& ns = columns_.ns;
     std::optional<std::string> identifier;
     for (const identity::Identifier& i : services_.graph.Identities(id)) {
       if (i.ns != ns) continue;
-      identifier = columns_.raw_pii || !identity::IsPii(ns, id_options) ? i.value
-                                                                         : pseudonyms.HexDigest(ns, i.value);
+      identifier = columns_.raw_pii || !identity::IsPii(ns, id_options) ? i.value : pseudonyms.HexDigest(ns, i.value);
       break;
     }
     const segments::PersonTable::Person* person = table.Get(id);
@@ -121,8 +120,8 @@ class MemberExportSource final : public BodySource {
 
 }  // namespace
 
-std::unique_ptr<BodySource> MemberExport(Services services, ExportColumns columns,
-                                         bitmap::Bitmap members, uint64_t limit) {
+std::unique_ptr<BodySource> MemberExport(Services services, ExportColumns columns, bitmap::Bitmap members,
+                                         uint64_t limit) {
   return std::make_unique<MemberExportSource>(services, std::move(columns), std::move(members), limit);
 }
 

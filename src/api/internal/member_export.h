@@ -48,7 +48,7 @@ struct ExportColumns {
 // skipped (the survivor stands for them). Reads `services` under
 // services.pipeline.LockForRead(), held only while a piece is rendered.
 // Never fails.
-std::unique_ptr<BodySource> MemberExport(Services services, ExportColumns columns,
-                                         bitmap::Bitmap members, uint64_t limit);
+std::unique_ptr<BodySource> MemberExport(Services services, ExportColumns columns, bitmap::Bitmap members,
+                                         uint64_t limit);
 
 }  // namespace facet::api::internal

@@ -64,8 +64,8 @@ class Client {
     socket_.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
   }
 
-  Reply Send(http::verb method, std::string target, std::string body = "", Headers headers = {},
-             bool chunked = false, unsigned version = 11) {
+  Reply Send(http::verb method, std::string target, std::string body = "", Headers headers = {}, bool chunked = false,
+             unsigned version = 11) {
     http::request<http::string_body> req{method, target, version};
     req.set(http::field::host, "127.0.0.1");
     for (auto& [k, v] : headers) req.set(k, v);
@@ -94,8 +94,7 @@ class Client {
     return Send(http::verb::get, std::move(target), "", std::move(headers));
   }
 
-  Reply Post(std::string target, std::string body,
-             Headers headers = {{"Authorization", kBasicWrite}}) {
+  Reply Post(std::string target, std::string body, Headers headers = {{"Authorization", kBasicWrite}}) {
     return Send(http::verb::post, std::move(target), std::move(body), std::move(headers));
   }
 
@@ -134,10 +133,7 @@ inline std::string Gzip(std::string_view data) {
 }
 
 inline std::string TrackBody(std::string_view user, std::string_view event, std::string_view message_id) {
-  return json{{"userId", user},
-              {"event", event},
-              {"messageId", message_id},
-              {"properties", {{"revenue", 12.5}}}}
+  return json{{"userId", user}, {"event", event}, {"messageId", message_id}, {"properties", {{"revenue", 12.5}}}}
       .dump();
 }
 
@@ -204,6 +200,5 @@ class ApiServerTest : public ::testing::Test {
   ingest::Pipeline pipeline_;
   std::unique_ptr<Server> server_;
 };
-
 
 }  // namespace facet::api::testing

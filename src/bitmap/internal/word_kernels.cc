@@ -44,8 +44,7 @@ uint64_t FinishPortable(const uint64_t* a, const uint64_t* b, const uint64_t* u,
 // Writes the set bits of a chunk. Sparse chunks skip zero words; denser ones
 // store four values per word unconditionally, which keeps the loop free of
 // data-dependent branches while words hold a few bits each.
-__attribute__((always_inline)) inline void ExtractBitsImpl(const uint64_t* words, size_t cardinality,
-                                                           uint16_t* out) {
+__attribute__((always_inline)) inline void ExtractBitsImpl(const uint64_t* words, size_t cardinality, uint16_t* out) {
   if (cardinality < kChunkWords / 4) {
     for (int i = 0; i < kChunkWords; ++i) {
       for (uint64_t w = words[i]; w != 0; w &= w - 1) {
@@ -106,8 +105,7 @@ FACET_TAGS_TARGET_AVX2 inline __m256i PopcountBytes(__m256i v) {
 }
 
 template <WordOp K, bool kNeg, bool kMask, bool kStore>
-FACET_TAGS_TARGET_AVX2 uint64_t FinishAvx2(const uint64_t* a, const uint64_t* b, const uint64_t* u,
-                                           uint64_t* out) {
+FACET_TAGS_TARGET_AVX2 uint64_t FinishAvx2(const uint64_t* a, const uint64_t* b, const uint64_t* u, uint64_t* out) {
   if constexpr (K == WordOp::kFirst) b = a;
   const __m256i zero = _mm256_setzero_si256();
   __m256i total = zero;
@@ -129,10 +127,8 @@ FACET_TAGS_TARGET_AVX2 uint64_t FinishAvx2(const uint64_t* a, const uint64_t* b,
     }
     total = _mm256_add_epi64(total, _mm256_sad_epu8(bytes, zero));
   }
-  return static_cast<uint64_t>(_mm256_extract_epi64(total, 0)) +
-         static_cast<uint64_t>(_mm256_extract_epi64(total, 1)) +
-         static_cast<uint64_t>(_mm256_extract_epi64(total, 2)) +
-         static_cast<uint64_t>(_mm256_extract_epi64(total, 3));
+  return static_cast<uint64_t>(_mm256_extract_epi64(total, 0)) + static_cast<uint64_t>(_mm256_extract_epi64(total, 1)) +
+         static_cast<uint64_t>(_mm256_extract_epi64(total, 2)) + static_cast<uint64_t>(_mm256_extract_epi64(total, 3));
 }
 
 __attribute__((target("avx2,bmi,popcnt"))) void ExtractBitsAvx2(const uint64_t* words, size_t cardinality,
@@ -207,8 +203,7 @@ bool CpuHasAvx2() {
 #ifdef FACET_TAGS_AVX2_KERNELS
   static const bool has = [] {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt") &&
-           __builtin_cpu_supports("bmi");
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt") && __builtin_cpu_supports("bmi");
   }();
   return has;
 #else

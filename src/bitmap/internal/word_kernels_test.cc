@@ -74,12 +74,12 @@ TEST(WordKernelsTest, FinishesMatchScalarOperators) {
           const bool neg = flags & 1;
           const bool mask = flags & 2;
           const bool store = flags & 4;
-          SCOPED_TRACE("simd " + std::to_string(simd) + " op " + std::to_string(static_cast<int>(op)) +
-                       " flags " + std::to_string(flags));
+          SCOPED_TRACE("simd " + std::to_string(simd) + " op " + std::to_string(static_cast<int>(op)) + " flags " +
+                       std::to_string(flags));
           std::vector<uint64_t> out(kBlockWords, 0xDEADBEEF);
-          const uint64_t count = SelectFinish(simd, op, neg, mask, store)(
-              a.data(), op == WordOp::kFirst ? nullptr : b.data(), mask ? u.data() : nullptr,
-              store ? out.data() : nullptr);
+          const uint64_t count =
+              SelectFinish(simd, op, neg, mask, store)(a.data(), op == WordOp::kFirst ? nullptr : b.data(),
+                                                       mask ? u.data() : nullptr, store ? out.data() : nullptr);
           uint64_t expected_count = 0;
           for (int i = 0; i < kBlockWords; ++i) {
             uint64_t r = Apply(op, a[i], b[i]);
@@ -100,8 +100,7 @@ TEST(WordKernelsTest, FinishCountsFullAndEmptyBlocks) {
   for (bool simd : Paths()) {
     EXPECT_EQ(SelectFinish(simd, WordOp::kFirst, false, false, false)(ones.data(), nullptr, nullptr, nullptr),
               kBlockBits);
-    EXPECT_EQ(SelectFinish(simd, WordOp::kFirst, true, false, false)(ones.data(), nullptr, nullptr, nullptr),
-              0u);
+    EXPECT_EQ(SelectFinish(simd, WordOp::kFirst, true, false, false)(ones.data(), nullptr, nullptr, nullptr), 0u);
   }
 }
 

@@ -42,8 +42,7 @@ class LoopbackHttpServer {
   using Handler = std::function<After(const Request& req, int connection, Response& res)>;
 
   explicit LoopbackHttpServer(Handler handler)
-      : handler_(std::move(handler)),
-        acceptor_(ioc_, tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0)) {
+      : handler_(std::move(handler)), acceptor_(ioc_, tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0)) {
     port_ = acceptor_.local_endpoint().port();
     accept_thread_ = std::thread([this] { AcceptLoop(); });
   }

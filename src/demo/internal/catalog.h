@@ -20,7 +20,7 @@ struct City {
 struct Store {
   std::string_view id;  // "S0101"
   std::string_view name;
-  int city;             // index into Cities()
+  int city;  // index into Cities()
   int64_t latitude_e4;
   int64_t longitude_e4;
 };
@@ -61,7 +61,7 @@ std::span<const Product> Products();
 // Products of one kind, as indexes into Products().
 std::span<const int> ProductsOfKind(Category kind);
 
-std::span<const NameChar> Surnames();      // most common first
+std::span<const NameChar> Surnames();  // most common first
 std::span<const NameChar> FemaleGiven();
 std::span<const NameChar> MaleGiven();
 std::span<const std::string_view> MobilePrefixes();  // "138", "159", ...
@@ -87,12 +87,9 @@ std::span<const std::string_view> MiniProgramScreens();
 std::span<const std::string_view> PaymentMethods();
 
 // Relative activity per local hour (0..23) and per weekday (0 = Sunday).
-inline constexpr int kOnlineHours[24] = {3, 2, 1, 1, 1, 1, 2, 4, 6, 6, 6, 7,
-                                         9, 8, 6, 6, 6, 7, 8, 10, 13, 14, 12, 7};
-inline constexpr int kNightOwlHours[24] = {12, 9, 6, 4, 2, 1, 1, 1, 2, 3, 4, 5,
-                                           6, 6, 5, 5, 5, 6, 7, 9, 11, 13, 15, 14};
-inline constexpr int kStoreHours[24] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 7,
-                                        8, 8, 9, 10, 9, 8, 8, 10, 11, 9, 5, 0};
+inline constexpr int kOnlineHours[24] = {3, 2, 1, 1, 1, 1, 2, 4, 6, 6, 6, 7, 9, 8, 6, 6, 6, 7, 8, 10, 13, 14, 12, 7};
+inline constexpr int kNightOwlHours[24] = {12, 9, 6, 4, 2, 1, 1, 1, 2, 3, 4, 5, 6, 6, 5, 5, 5, 6, 7, 9, 11, 13, 15, 14};
+inline constexpr int kStoreHours[24] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 7, 8, 8, 9, 10, 9, 8, 8, 10, 11, 9, 5, 0};
 inline constexpr int kOnlineWeekdays[7] = {12, 9, 9, 9, 9, 10, 12};
 inline constexpr int kStoreWeekdays[7] = {17, 7, 7, 7, 8, 11, 18};
 

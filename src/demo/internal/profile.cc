@@ -9,8 +9,7 @@
 namespace facet::demo::internal {
 namespace {
 
-constexpr std::string_view kOpenIdAlphabet =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+constexpr std::string_view kOpenIdAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 std::string Uuid(Rng& rng, bool upper) {
   static constexpr char kLower[] = "0123456789abcdef";
@@ -21,8 +20,8 @@ std::string Uuid(Rng& rng, bool upper) {
   for (int i = 0; i < 32; ++i) {
     if (i == 8 || i == 12 || i == 16 || i == 20) s.push_back('-');
     int v = static_cast<int>(rng.Below(16));
-    if (i == 12) v = 4;             // version 4
-    if (i == 16) v = 8 + (v & 3);   // variant 10xx
+    if (i == 12) v = 4;            // version 4
+    if (i == 16) v = 8 + (v & 3);  // variant 10xx
     s.push_back(hex[v]);
   }
   return s;
@@ -60,7 +59,6 @@ std::string RandomText(Rng& rng, std::string_view prefix, int length, std::strin
   return s;
 }
 
-
 std::string FormatPhone(Rng& rng, const std::string& digits) {
   const auto r = rng.Below(100);
   if (r < 80) return digits;
@@ -89,8 +87,7 @@ Window MakeWindow(TimeMs end_ms, int days) {
   return w;
 }
 
-TimeMs SampleTime(Rng& rng, int64_t day_lo, int64_t day_hi, const int (&hours)[24],
-                  const int (&weekdays)[7]) {
+TimeMs SampleTime(Rng& rng, int64_t day_lo, int64_t day_hi, const int (&hours)[24], const int (&weekdays)[7]) {
   int max_w = 0;
   for (int w : weekdays) max_w = std::max(max_w, w);
   int64_t day = day_lo;
@@ -101,8 +98,7 @@ TimeMs SampleTime(Rng& rng, int64_t day_lo, int64_t day_hi, const int (&hours)[2
   }
   const auto hour = static_cast<int64_t>(rng.Weighted(hours));
   const int64_t second = static_cast<int64_t>(rng.Below(3600));
-  return day * kDay + hour * kHour + second * kSecond + static_cast<TimeMs>(rng.Below(1000)) -
-         kBeijing;
+  return day * kDay + hour * kHour + second * kSecond + static_cast<TimeMs>(rng.Below(1000)) - kBeijing;
 }
 
 Profile MakeProfile(uint64_t seed, uint64_t index, const Window& w) {
@@ -114,8 +110,8 @@ Profile MakeProfile(uint64_t seed, uint64_t index, const Window& w) {
 
   const auto surnames = internal::Surnames();
   // Common surnames are much more common: a skewed pick over the list.
-  const auto& surname = surnames[static_cast<size_t>(
-      std::pow(rng.Double(), 1.8) * static_cast<double>(surnames.size()))];
+  const auto& surname =
+      surnames[static_cast<size_t>(std::pow(rng.Double(), 1.8) * static_cast<double>(surnames.size()))];
   const auto given = p.female ? internal::FemaleGiven() : internal::MaleGiven();
   p.name = std::string(surname.hanzi);
   p.pinyin = std::string(surname.pinyin);
@@ -135,8 +131,7 @@ Profile MakeProfile(uint64_t seed, uint64_t index, const Window& w) {
   p.birth_month = static_cast<int>(rng.Range(1, 12));
   p.birth_day = static_cast<int>(rng.Range(1, 28));
 
-  p.city = static_cast<int>(&PickWeighted(rng, internal::Cities(),
-                                          [](const internal::City& c) { return c.weight; }) -
+  p.city = static_cast<int>(&PickWeighted(rng, internal::Cities(), [](const internal::City& c) { return c.weight; }) -
                             internal::Cities().data());
   const auto stores = internal::StoresOfCity(p.city);
   p.home_store = stores[rng.Below(stores.size())];
@@ -154,8 +149,8 @@ Profile MakeProfile(uint64_t seed, uint64_t index, const Window& w) {
     }
   }
   if (rng.Chance(p.member ? 0.5 : 0.15)) {
-    const auto& domain = PickWeighted(rng, internal::EmailDomains(),
-                                      [](const internal::WeightedName& d) { return d.weight; });
+    const auto& domain =
+        PickWeighted(rng, internal::EmailDomains(), [](const internal::WeightedName& d) { return d.weight; });
     if (domain.value == "qq.com") {
       p.email = std::to_string(rng.Range(10'000'000, 3'999'999'999)) + "@qq.com";
     } else {
@@ -213,22 +208,20 @@ Profile MakeProfile(uint64_t seed, uint64_t index, const Window& w) {
     p.registration_channel = std::string(kChannels[ch]);
     // Older members registered before the history starts.
     if (p.lifecycle != Lifecycle::kNew && rng.Chance(0.6)) {
-      p.registered_at = w.start_ms - static_cast<TimeMs>(rng.Range(1, 1500)) * kDay -
-                        static_cast<TimeMs>(rng.Below(kDay));
+      p.registered_at =
+          w.start_ms - static_cast<TimeMs>(rng.Range(1, 1500)) * kDay - static_cast<TimeMs>(rng.Below(kDay));
     } else {
-      p.registered_at = SampleTime(rng, p.first_day, p.first_day, internal::kOnlineHours,
-                                   internal::kOnlineWeekdays);
+      p.registered_at = SampleTime(rng, p.first_day, p.first_day, internal::kOnlineHours, internal::kOnlineWeekdays);
     }
   }
 
   Rng ids(Mix(seed, index, kIdStream));
   p.openid = RandomText(ids, "o", 27, kOpenIdAlphabet);
   p.unionid = ids.Chance(0.45) ? RandomText(ids, "o", 27, kOpenIdAlphabet) : std::string();
-  p.device = static_cast<int>(&PickWeighted(ids, internal::Devices(),
-                                            [](const internal::Device& d) { return d.weight; }) -
-                              internal::Devices().data());
-  p.device_id = internal::Devices()[p.device].ios ? Uuid(ids, true)
-                                                  : RandomText(ids, "", 16, "0123456789abcdef");
+  p.device = static_cast<int>(&PickWeighted(ids, internal::Devices(), [](const internal::Device& d) {
+    return d.weight;
+  }) - internal::Devices().data());
+  p.device_id = internal::Devices()[p.device].ios ? Uuid(ids, true) : RandomText(ids, "", 16, "0123456789abcdef");
   p.app_anon = Uuid(ids, false);
   p.web_anon = Uuid(ids, false);
   p.pay_id = RandomText(ids, "wxpay_", 20, kOpenIdAlphabet);

@@ -63,8 +63,8 @@ struct Profile {
   std::string pinyin;  // for the email handle
   int birth_year = 1990, birth_month = 1, birth_day = 1;
   int age = 30;
-  int city = 0;        // index into Cities()
-  int home_store = 0;  // index into Stores()
+  int city = 0;               // index into Cities()
+  int home_store = 0;         // index into Stores()
   std::string phone;          // 11 digits
   bool shares_phone = false;  // uses another member's phone
   std::string email;          // empty: none
@@ -93,8 +93,7 @@ Window MakeWindow(TimeMs end_ms, int days);
 
 // A time on a local day in [day_lo, day_hi], shaped by the weekday
 // (0 = Sunday) and hour weights.
-TimeMs SampleTime(Rng& rng, int64_t day_lo, int64_t day_hi, const int (&hours)[24],
-                  const int (&weekdays)[7]);
+TimeMs SampleTime(Rng& rng, int64_t day_lo, int64_t day_hi, const int (&hours)[24], const int (&weekdays)[7]);
 
 Profile MakeProfile(uint64_t seed, uint64_t index, const Window& w);
 

@@ -63,9 +63,7 @@ class Reader {
   std::string_view in_;
 };
 
-absl::Status Corrupt(std::string_view what) {
-  return absl::DataLossError("corrupt identity " + std::string(what));
-}
+absl::Status Corrupt(std::string_view what) { return absl::DataLossError("corrupt identity " + std::string(what)); }
 
 }  // namespace
 
@@ -155,9 +153,8 @@ absl::StatusOr<MergeRecord> DecodeMergeRecord(uint64_t id, std::string_view byte
   if (version != kMergeVersion) {
     return Corrupt("merge record: unknown version " + std::to_string(version));
   }
-  if (!in.U8(&status) || !in.U32(&r.survivor) || !in.U32(&r.absorbed) || !in.I64(&r.at) ||
-      !in.I64(&r.undone_at) || !in.String(&r.reason) || !in.String(&r.via.ns) ||
-      !in.String(&r.via.value) || !in.String(&r.detail)) {
+  if (!in.U8(&status) || !in.U32(&r.survivor) || !in.U32(&r.absorbed) || !in.I64(&r.at) || !in.I64(&r.undone_at) ||
+      !in.String(&r.reason) || !in.String(&r.via.ns) || !in.String(&r.via.value) || !in.String(&r.detail)) {
     return Corrupt("merge record: truncated");
   }
   if (status > static_cast<uint8_t>(MergeStatus::kRefused)) {
@@ -176,8 +173,7 @@ std::string IdentityKey(std::string_view ns, std::span<const uint8_t> digest) {
   return key;
 }
 
-absl::Status ParseIdentityKey(std::string_view key, std::string_view* ns,
-                              std::string_view* digest) {
+absl::Status ParseIdentityKey(std::string_view key, std::string_view* ns, std::string_view* digest) {
   constexpr size_t kDigest = Pseudonymizer::kDigestSize;
   if (key.size() < kDigest + 2 || key[key.size() - kDigest - 1] != '\0') {
     return Corrupt("index key: malformed");

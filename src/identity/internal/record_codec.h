@@ -51,7 +51,6 @@ absl::StatusOr<MergeRecord> DecodeMergeRecord(uint64_t id, std::string_view byte
 // kIdentities key: ns 0x00 digest.
 std::string IdentityKey(std::string_view ns, std::span<const uint8_t> digest);
 // Splits a kIdentities key; DataLoss when malformed.
-absl::Status ParseIdentityKey(std::string_view key, std::string_view* ns,
-                              std::string_view* digest);
+absl::Status ParseIdentityKey(std::string_view key, std::string_view* ns, std::string_view* digest);
 
 }  // namespace facet::identity::internal

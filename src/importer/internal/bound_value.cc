@@ -18,18 +18,25 @@ std::string Quoted(std::string_view text) {
 
 bool Holds(const Condition& c, std::string_view text) {
   switch (c.op) {
-    case Condition::Op::kEquals: return text == c.operands[0];
-    case Condition::Op::kNotEquals: return text != c.operands[0];
-    case Condition::Op::kStartsWith: return StartsWith(text, c.operands[0]);
-    case Condition::Op::kEndsWith: return EndsWith(text, c.operands[0]);
-    case Condition::Op::kContains: return Contains(text, c.operands[0]);
+    case Condition::Op::kEquals:
+      return text == c.operands[0];
+    case Condition::Op::kNotEquals:
+      return text != c.operands[0];
+    case Condition::Op::kStartsWith:
+      return StartsWith(text, c.operands[0]);
+    case Condition::Op::kEndsWith:
+      return EndsWith(text, c.operands[0]);
+    case Condition::Op::kContains:
+      return Contains(text, c.operands[0]);
     case Condition::Op::kIn:
       for (const std::string& o : c.operands) {
         if (text == o) return true;
       }
       return false;
-    case Condition::Op::kEmpty: return Trim(text).empty();
-    case Condition::Op::kNotEmpty: return !Trim(text).empty();
+    case Condition::Op::kEmpty:
+      return Trim(text).empty();
+    case Condition::Op::kNotEmpty:
+      return !Trim(text).empty();
     case Condition::Op::kLessThan:
     case Condition::Op::kGreaterThan: {
       double v = 0;
@@ -48,15 +55,12 @@ absl::StatusOr<int> ColumnIndex(const std::vector<std::string>& columns, const s
     if (columns[i] == name) return static_cast<int>(i);
   }
   constexpr size_t kShown = 30;
-  std::vector<std::string> shown(columns.begin(),
-                                 columns.begin() + std::min(columns.size(), kShown));
+  std::vector<std::string> shown(columns.begin(), columns.begin() + std::min(columns.size(), kShown));
   return absl::NotFoundError(Cat(key, ": column \"", name, "\" is not in the input (",
-                                          columns.size() > kShown ? "first columns: " : "columns: ",
-                                          Join(shown, ", "), ")"));
+                                 columns.size() > kShown ? "first columns: " : "columns: ", Join(shown, ", "), ")"));
 }
 
-absl::StatusOr<BoundValue> Bind(const ValueSource& source,
-                                const std::vector<std::string>& columns) {
+absl::StatusOr<BoundValue> Bind(const ValueSource& source, const std::vector<std::string>& columns) {
   BoundValue b;
   b.source = &source;
   b.label = source.key;
@@ -91,16 +95,15 @@ absl::StatusOr<BoundValue> Bind(const ValueSource& source,
   return b;
 }
 
-bool ColumnText(const Record& record, int index, const std::vector<std::string>& columns,
-                Encoding encoding, std::string* text, std::string* reason) {
+bool ColumnText(const Record& record, int index, const std::vector<std::string>& columns, Encoding encoding,
+                std::string* text, std::string* reason) {
   const std::string& raw = record.fields[static_cast<size_t>(index)];
   if (encoding == Encoding::kLatin1) {
     *text = Latin1ToUtf8(raw);
     return true;
   }
   if (!IsValidUtf8(raw)) {
-    *reason = Cat(columns[static_cast<size_t>(index)],
-                           ": not valid UTF-8 (set `encoding: latin1` for Latin-1 files)");
+    *reason = Cat(columns[static_cast<size_t>(index)], ": not valid UTF-8 (set `encoding: latin1` for Latin-1 files)");
     return false;
   }
   *text = raw;
@@ -140,8 +143,8 @@ void ApplyTransforms(const std::vector<Transform>& transforms, std::string* text
   }
 }
 
-bool EvalText(const BoundValue& v, const Record& record, const std::vector<std::string>& columns,
-              Encoding encoding, std::string* text, std::string* reason) {
+bool EvalText(const BoundValue& v, const Record& record, const std::vector<std::string>& columns, Encoding encoding,
+              std::string* text, std::string* reason) {
   const ValueSource& s = *v.source;
   text->clear();
   const BoundValue::Rule* matched = nullptr;
@@ -236,8 +239,8 @@ bool ToJson(std::string_view text, ValueType type, std::string* json) {
   return false;
 }
 
-bool EvalJson(const BoundValue& v, const Record& record, const std::vector<std::string>& columns,
-              Encoding encoding, std::string* json, std::string* reason) {
+bool EvalJson(const BoundValue& v, const Record& record, const std::vector<std::string>& columns, Encoding encoding,
+              std::string* json, std::string* reason) {
   std::string text;
   json->clear();
   if (!EvalText(v, record, columns, encoding, &text, reason)) return false;

@@ -36,25 +36,24 @@ absl::StatusOr<int> ColumnIndex(const std::vector<std::string>& columns, const s
 
 // Binds `source` to `columns`. NotFound when it reads a column that is not
 // there.
-absl::StatusOr<BoundValue> Bind(const ValueSource& source,
-                                const std::vector<std::string>& columns);
+absl::StatusOr<BoundValue> Bind(const ValueSource& source, const std::vector<std::string>& columns);
 
 // The text of column `index` of `record`, re-encoded from `encoding` to
 // UTF-8. False with `*reason` set when the text is not valid in it.
-bool ColumnText(const Record& record, int index, const std::vector<std::string>& columns,
-                Encoding encoding, std::string* text, std::string* reason);
+bool ColumnText(const Record& record, int index, const std::vector<std::string>& columns, Encoding encoding,
+                std::string* text, std::string* reason);
 
 // The value's text after rules, templates, transforms and the default.
 // An empty result means "no value"; a required value that is empty, or
 // column text that is not valid UTF-8, gives false and `*reason`.
-bool EvalText(const BoundValue& v, const Record& record, const std::vector<std::string>& columns,
-              Encoding encoding, std::string* text, std::string* reason);
+bool EvalText(const BoundValue& v, const Record& record, const std::vector<std::string>& columns, Encoding encoding,
+              std::string* text, std::string* reason);
 
 // Like EvalText, then typed: `*json` is the JSON text of the value (empty
 // when there is none; a blank number or flag counts as none). A value that does not convert gives false and a
 // reason such as `Quantity: "abc" is not a number`.
-bool EvalJson(const BoundValue& v, const Record& record, const std::vector<std::string>& columns,
-              Encoding encoding, std::string* json, std::string* reason);
+bool EvalJson(const BoundValue& v, const Record& record, const std::vector<std::string>& columns, Encoding encoding,
+              std::string* json, std::string* reason);
 
 // Converts `text` to JSON of `type`; false if it does not convert.
 bool ToJson(std::string_view text, ValueType type, std::string* json);

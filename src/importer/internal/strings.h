@@ -16,9 +16,7 @@ namespace facet::importer::internal {
 using facet::Append;
 using facet::Cat;
 
-inline bool IsAsciiSpace(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
+inline bool IsAsciiSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 inline bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
 // `s` without leading and trailing ASCII whitespace.
@@ -28,13 +26,9 @@ std::string ToLower(std::string_view s);
 void ToLowerInPlace(std::string* s);
 void ToUpperInPlace(std::string* s);
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
-inline bool StartsWith(std::string_view s, std::string_view prefix) {
-  return s.starts_with(prefix);
-}
+inline bool StartsWith(std::string_view s, std::string_view prefix) { return s.starts_with(prefix); }
 inline bool EndsWith(std::string_view s, std::string_view suffix) { return s.ends_with(suffix); }
-inline bool Contains(std::string_view s, std::string_view part) {
-  return s.find(part) != std::string_view::npos;
-}
+inline bool Contains(std::string_view s, std::string_view part) { return s.find(part) != std::string_view::npos; }
 // Splits on every `sep`; "a..b" gives "a", "", "b".
 std::vector<std::string_view> Split(std::string_view s, char sep);
 template <typename Range>

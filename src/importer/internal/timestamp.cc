@@ -12,11 +12,9 @@
 namespace facet::importer::internal {
 namespace {
 
-constexpr std::string_view kMonths[] = {"january", "february", "march",     "april",
-                                        "may",     "june",     "july",      "august",
-                                        "september", "october", "november", "december"};
-constexpr std::string_view kWeekdays[] = {"monday", "tuesday", "wednesday", "thursday",
-                                          "friday", "saturday", "sunday"};
+constexpr std::string_view kMonths[] = {"january", "february", "march",     "april",   "may",      "june",
+                                        "july",    "august",   "september", "october", "november", "december"};
+constexpr std::string_view kWeekdays[] = {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"};
 
 bool IsBlank(char c) { return c == ' ' || c == '\t'; }
 
@@ -113,17 +111,20 @@ bool HasZoneDesignator(std::string_view text) {
 
 std::string_view Expand(char c) {
   switch (c) {
-    case 'T': return "%H:%M:%S";
-    case 'F': return "%Y-%m-%d";
-    case 'R': return "%H:%M";
-    default: return {};
+    case 'T':
+      return "%H:%M:%S";
+    case 'F':
+      return "%Y-%m-%d";
+    case 'R':
+      return "%H:%M";
+    default:
+      return {};
   }
 }
 
 }  // namespace
 
-absl::StatusOr<TimestampParser> TimestampParser::Create(std::string_view format,
-                                                        std::string_view timezone) {
+absl::StatusOr<TimestampParser> TimestampParser::Create(std::string_view format, std::string_view timezone) {
   TimestampParser p;
   if (format == "iso8601") {
     p.kind_ = Kind::kIso;
@@ -149,9 +150,9 @@ absl::StatusOr<TimestampParser> TimestampParser::Create(std::string_view format,
       }
       static constexpr std::string_view kKnown = "YymdeHIMSfpbBhaAz%";
       if (kKnown.find(c) == std::string_view::npos) {
-        return absl::InvalidArgumentError(Cat(
-            "format \"", format, "\": %", std::string(1, c),
-            " is not supported (use %Y %y %m %d %e %H %I %M %S %f %p %b %B %a %z %T %F %R %%)"));
+        return absl::InvalidArgumentError(
+            Cat("format \"", format, "\": %", std::string(1, c),
+                " is not supported (use %Y %y %m %d %e %H %I %M %S %f %p %b %B %a %z %T %F %R %%)"));
       }
       expanded.push_back('%');
       expanded.push_back(c);
@@ -173,16 +174,16 @@ absl::StatusOr<TimestampParser> TimestampParser::Create(std::string_view format,
     p.utc_ = false;
     p.fixed_ = false;
   } else {
-    return absl::InvalidArgumentError(Cat(
-        "unknown timezone \"", tz, "\" (use UTC, an offset such as +08:00, or an IANA name)"));
+    return absl::InvalidArgumentError(
+        Cat("unknown timezone \"", tz, "\" (use UTC, an offset such as +08:00, or an IANA name)"));
   }
   return p;
 }
 
 TimeMs TimestampParser::FromLocal(int64_t y, int mo, int d, int h, int mi, int s, int ms) const {
   if (utc_ || fixed_) {
-    int64_t secs = DaysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 +
-                   h * 3600 + mi * 60 + s - (utc_ ? 0 : offset_seconds_);
+    int64_t secs = DaysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 + h * 3600 + mi * 60 +
+                   s - (utc_ ? 0 : offset_seconds_);
     return secs * 1000 + ms;
   }
   absl::Time t = absl::FromCivil(absl::CivilSecond(y, mo, d, h, mi, s), zone_);
@@ -206,15 +207,13 @@ bool TimestampParser::Parse(std::string_view text, TimeMs* out) const {
         secs -= 1;
       }
       absl::CivilSecond c = absl::ToCivilSecond(absl::FromUnixSeconds(secs), absl::UTCTimeZone());
-      *out = FromLocal(c.year(), c.month(), c.day(), c.hour(), c.minute(), c.second(),
-                       static_cast<int>(rem));
+      *out = FromLocal(c.year(), c.month(), c.day(), c.hour(), c.minute(), c.second(), static_cast<int>(rem));
       return true;
     }
     case Kind::kUnixS: {
       double v = 0;
       auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-      if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(v) ||
-          std::fabs(v) > 1e14) {
+      if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(v) || std::fabs(v) > 1e14) {
         return false;
       }
       *out = static_cast<TimeMs>(std::llround(v * 1000));
@@ -226,8 +225,7 @@ bool TimestampParser::Parse(std::string_view text, TimeMs* out) const {
       if (ec != std::errc() || end != text.data() + text.size()) {
         double d = 0;
         auto [end2, ec2] = std::from_chars(text.data(), text.data() + text.size(), d);
-        if (ec2 != std::errc() || end2 != text.data() + text.size() || !std::isfinite(d) ||
-            std::fabs(d) > 1e17) {
+        if (ec2 != std::errc() || end2 != text.data() + text.size() || !std::isfinite(d) || std::fabs(d) > 1e17) {
           return false;
         }
         v = static_cast<int64_t>(std::llround(d));
@@ -350,14 +348,12 @@ bool TimestampParser::ParsePattern(std::string_view s, TimeMs* out) const {
     if (pm == 0 && hour == 12) hour = 0;
   }
   if (year < 1 || year > 9999 || month < 1 || month > 12 || day < 1 ||
-      day > DaysInMonth(year, static_cast<int>(month)) || hour > 23 || minute > 59 ||
-      second > 60) {
+      day > DaysInMonth(year, static_cast<int>(month)) || hour > 23 || minute > 59 || second > 60) {
     return false;
   }
   if (has_offset) {
-    int64_t secs = DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) *
-                       86400 +
-                   hour * 3600 + minute * 60 + second - offset;
+    int64_t secs = DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * 86400 + hour * 3600 +
+                   minute * 60 + second - offset;
     *out = secs * 1000 + millis;
     return true;
   }

@@ -18,8 +18,7 @@ class TimestampParser {
   // blanks). `timezone`: "UTC", "Z", a fixed offset ("+08:00", "-0500") or
   // an IANA name ("Europe/London"); it applies to times written without an
   // offset. InvalidArgument for an unknown directive or zone.
-  static absl::StatusOr<TimestampParser> Create(std::string_view format,
-                                                std::string_view timezone);
+  static absl::StatusOr<TimestampParser> Create(std::string_view format, std::string_view timezone);
 
   // Milliseconds since the epoch; false when `text` does not match.
   bool Parse(std::string_view text, TimeMs* out) const;

@@ -16,8 +16,8 @@ std::string GenerateMessageId() {
   static constexpr char kHex[] = "0123456789abcdef";
   uint64_t hi = rng();
   uint64_t lo = rng();
-  hi = (hi & ~0xF000ULL) | 0x4000ULL;                      // version 4
-  lo = (lo & ~(0xC0ULL << 56)) | (0x80ULL << 56);          // variant 1
+  hi = (hi & ~0xF000ULL) | 0x4000ULL;              // version 4
+  lo = (lo & ~(0xC0ULL << 56)) | (0x80ULL << 56);  // variant 1
   std::string out(36, '-');
   size_t pos = 0;
   const auto put = [&](uint64_t v) {

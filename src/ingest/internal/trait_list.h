@@ -71,9 +71,7 @@ class TraitList {
     return std::make_pair(items_[*i].second, *i >= own_count_);
   }
 
-  const std::vector<std::pair<std::string_view, simdjson::dom::element>>& items() const {
-    return items_;
-  }
+  const std::vector<std::pair<std::string_view, simdjson::dom::element>>& items() const { return items_; }
 
  private:
   std::vector<std::pair<std::string_view, simdjson::dom::element>> items_;

@@ -14,8 +14,8 @@ namespace facet::ingest::testing {
 
 // A track event `name` of user_id and/or anonymous_id (empty: none), dated
 // `at` and received at `received_at`, with both identifiers attached.
-inline ParsedEvent TrackEvent(std::string message_id, std::string user_id, std::string anonymous_id,
-                              std::string name, TimeMs at, TimeMs received_at) {
+inline ParsedEvent TrackEvent(std::string message_id, std::string user_id, std::string anonymous_id, std::string name,
+                              TimeMs at, TimeMs received_at) {
   ParsedEvent pe;
   pe.event.type = profiles::EventType::kTrack;
   pe.event.message_id = std::move(message_id);

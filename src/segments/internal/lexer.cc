@@ -41,16 +41,23 @@ std::string Hint(uint32_t code_point) {
     return absl::StrFormat(" (full-width); use '%c'", static_cast<char>(code_point - 0xFEE0));
   }
   switch (code_point) {
-    case 0x3000: return " (full-width space); use a plain space";
-    case 0x3001: return "; use ','";
+    case 0x3000:
+      return " (full-width space); use a plain space";
+    case 0x3001:
+      return "; use ','";
     case 0x201C:
     case 0x201D:
     case 0x2018:
-    case 0x2019: return "; use ASCII quotes \" or '";
-    case '&': return "; use AND";
-    case '|': return "; use OR";
-    case '!': return "; use != or NOT";
-    default: return "";
+    case 0x2019:
+      return "; use ASCII quotes \" or '";
+    case '&':
+      return "; use AND";
+    case '|':
+      return "; use OR";
+    case '!':
+      return "; use != or NOT";
+    default:
+      return "";
   }
 }
 
@@ -124,11 +131,16 @@ class Lexer {
     if (IsDigit(c) || (c == '-' && IsDigit(n))) return Number();
     switch (c) {
       case '"':
-      case '\'': return String(c);
-      case '(': return Simple(TokenKind::kLParen, 1);
-      case ')': return Simple(TokenKind::kRParen, 1);
-      case ',': return Simple(TokenKind::kComma, 1);
-      case '.': return Simple(TokenKind::kDot, 1);
+      case '\'':
+        return String(c);
+      case '(':
+        return Simple(TokenKind::kLParen, 1);
+      case ')':
+        return Simple(TokenKind::kRParen, 1);
+      case ',':
+        return Simple(TokenKind::kComma, 1);
+      case '.':
+        return Simple(TokenKind::kDot, 1);
       case '=':
         if (n == '=') return Error(i_, "unexpected '=='; use '='");
         return Simple(TokenKind::kEq, 1);
@@ -142,7 +154,8 @@ class Lexer {
       case '>':
         if (n == '=') return Simple(TokenKind::kGe, 2);
         return Simple(TokenKind::kGt, 1);
-      default: break;
+      default:
+        break;
     }
     uint32_t code_point = static_cast<unsigned char>(c);
     if (code_point >= 0x80 && DecodeUtf8(text_, i_, &code_point) == 0) {
@@ -203,10 +216,20 @@ class Lexer {
         switch (e) {
           case '"':
           case '\'':
-          case '\\': value += e; i_ += 2; continue;
-          case 'n': value += '\n'; i_ += 2; continue;
-          case 't': value += '\t'; i_ += 2; continue;
-          case 'u': break;
+          case '\\':
+            value += e;
+            i_ += 2;
+            continue;
+          case 'n':
+            value += '\n';
+            i_ += 2;
+            continue;
+          case 't':
+            value += '\t';
+            i_ += 2;
+            continue;
+          case 'u':
+            break;
           default: {
             uint32_t cp = static_cast<unsigned char>(e);
             if (cp >= 0x80 && DecodeUtf8(text_, i_ + 1, &cp) == 0) cp = 0xFFFD;

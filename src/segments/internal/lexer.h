@@ -16,11 +16,11 @@
 namespace facet::segments::internal {
 
 enum class TokenKind : uint8_t {
-  kEnd,    // end of input, placed just after the last token; always the
-           // last token unless there is a kError
-  kError,  // a lexical error; always the last token. `value` holds the message
-  kIdent,  // ASCII letters, digits and '_', not starting with a digit;
-           // keywords are identifiers too (see IsKeyword)
+  kEnd,     // end of input, placed just after the last token; always the
+            // last token unless there is a kError
+  kError,   // a lexical error; always the last token. `value` holds the message
+  kIdent,   // ASCII letters, digits and '_', not starting with a digit;
+            // keywords are identifiers too (see IsKeyword)
   kString,  // "..." or '...'; `value` holds the decoded UTF-8 text
   kNumber,  // -?digits[.digits][e[+-]digits] followed directly by an optional
             // unit (letters, e.g. "d", "km"); `number` and `unit` hold the parts
@@ -38,11 +38,11 @@ enum class TokenKind : uint8_t {
 
 struct Token {
   TokenKind kind = TokenKind::kEnd;
-  size_t offset = 0;      // byte offset in the text (kError: where the error is)
-  std::string_view text;  // the raw source text of the token
-  std::string value;      // kString: decoded text; kError: the message
-  double number = 0;      // kNumber
-  std::string_view unit;  // kNumber: the letters right after the number, or ""
+  size_t offset = 0;             // byte offset in the text (kError: where the error is)
+  std::string_view text;         // the raw source text of the token
+  std::string value;             // kString: decoded text; kError: the message
+  double number = 0;             // kNumber
+  std::string_view unit;         // kNumber: the letters right after the number, or ""
   std::string_view number_text;  // kNumber: `text` without the unit
 };
 

@@ -36,8 +36,8 @@ void LiveProgram::Flatten(const Node& n) {
 }
 
 bool LiveProgram::NumericStep(const Node& n, Step* s) {
-  const bool aggregate = n.operand == Operand::Kind::kAggregate && n.aggregate >= 0 &&
-                         static_cast<size_t>(n.aggregate) < columns_.size();
+  const bool aggregate =
+      n.operand == Operand::Kind::kAggregate && n.aggregate >= 0 && static_cast<size_t>(n.aggregate) < columns_.size();
   const bool trait = n.operand == Operand::Kind::kTrait;
   if (!aggregate && !trait) return false;
   for (const Literal& l : n.values) {
@@ -47,18 +47,29 @@ bool LiveProgram::NumericStep(const Node& n, Step* s) {
   switch (n.kind) {
     case Expr::Kind::kCompare:
       switch (n.op) {
-        case CompareOp::kLt: s->op = Op::kLt; break;
-        case CompareOp::kLe: s->op = Op::kLe; break;
-        case CompareOp::kGt: s->op = Op::kGt; break;
-        case CompareOp::kGe: s->op = Op::kGe; break;
-        case CompareOp::kEq: s->op = Op::kEq; break;
+        case CompareOp::kLt:
+          s->op = Op::kLt;
+          break;
+        case CompareOp::kLe:
+          s->op = Op::kLe;
+          break;
+        case CompareOp::kGt:
+          s->op = Op::kGt;
+          break;
+        case CompareOp::kGe:
+          s->op = Op::kGe;
+          break;
+        case CompareOp::kEq:
+          s->op = Op::kEq;
+          break;
         case CompareOp::kNe:
           // A trait holding a string is != every number; its column has no
           // number for it.
           if (!aggregate) return false;
           s->op = Op::kNe;
           break;
-        default: return false;
+        default:
+          return false;
       }
       s->a = number(0);
       break;
@@ -79,7 +90,8 @@ bool LiveProgram::NumericStep(const Node& n, Step* s) {
       if (!aggregate) return false;
       s->op = n.negated ? Op::kIsNotNull : Op::kIsNull;
       break;
-    default: return false;
+    default:
+      return false;
   }
   if (aggregate) {
     s->column = columns_[static_cast<size_t>(n.aggregate)];
@@ -143,8 +155,10 @@ bool LiveProgram::Eval(uint32_t i, const Context& c) const {
         if (Eval(j, c)) return true;
       }
       return false;
-    case Op::kNot: return !Eval(i + 1, c);
-    case Op::kStringIn: return TestString(s, c.id);
+    case Op::kNot:
+      return !Eval(i + 1, c);
+    case Op::kStringIn:
+      return TestString(s, c.id);
     case Op::kGeneral: {
       PersonEval eval(*table_, c.row, c.id, c.as_of, c.refs, c.utc_offset, c.next, &columns_);
       return eval.Eval(*s.node);
@@ -162,21 +176,30 @@ bool LiveProgram::Test(const Step& s, double v) const {
   if (s.op == Op::kIsNotNull) return !std::isnan(v);
   if (std::isnan(v)) return false;
   switch (s.op) {
-    case Op::kLt: return v < s.a;
-    case Op::kLe: return v <= s.a;
-    case Op::kGt: return v > s.a;
-    case Op::kGe: return v >= s.a;
-    case Op::kEq: return v == s.a;
-    case Op::kNe: return v != s.a;
-    case Op::kBetween: return v >= s.a && v <= s.b;
-    case Op::kNotBetween: return !(v >= s.a && v <= s.b);
+    case Op::kLt:
+      return v < s.a;
+    case Op::kLe:
+      return v <= s.a;
+    case Op::kGt:
+      return v > s.a;
+    case Op::kGe:
+      return v >= s.a;
+    case Op::kEq:
+      return v == s.a;
+    case Op::kNe:
+      return v != s.a;
+    case Op::kBetween:
+      return v >= s.a && v <= s.b;
+    case Op::kNotBetween:
+      return !(v >= s.a && v <= s.b);
     case Op::kIn:
     case Op::kNotIn: {
       bool found = false;
       for (uint32_t k = 0; k < s.list_size && !found; ++k) found = lists_[s.list_begin + k] == v;
       return found != (s.op == Op::kNotIn);
     }
-    default: return false;
+    default:
+      return false;
   }
 }
 

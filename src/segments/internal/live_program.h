@@ -29,13 +29,25 @@ class LiveProgram {
 
   // What PersonEval(table, row, id, as_of, refs, utc_offset, next,
   // &columns).Eval(root) answers.
-  bool Matches(const Person& row, PersonId id, TimeMs as_of, RefResolver* refs, TimeMs utc_offset,
-               TimeMs* next) const;
+  bool Matches(const Person& row, PersonId id, TimeMs as_of, RefResolver* refs, TimeMs utc_offset, TimeMs* next) const;
 
  private:
   enum class Op : uint8_t {
-    kAnd, kOr, kNot,
-    kLt, kLe, kGt, kGe, kEq, kNe, kBetween, kNotBetween, kIn, kNotIn, kIsNull, kIsNotNull,
+    kAnd,
+    kOr,
+    kNot,
+    kLt,
+    kLe,
+    kGt,
+    kGe,
+    kEq,
+    kNe,
+    kBetween,
+    kNotBetween,
+    kIn,
+    kNotIn,
+    kIsNull,
+    kIsNotNull,
     kStringIn,  // a string trait equal to one of the literals
     kGeneral,
   };

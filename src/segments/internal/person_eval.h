@@ -19,9 +19,15 @@ namespace facet::segments::internal {
 // Evaluation for one person.
 class PersonEval {
  public:
-  PersonEval(const PersonTable& table, const Person& p, PersonId id, TimeMs as_of, RefResolver* refs,
-             TimeMs utc_offset, TimeMs* next, const std::vector<NumericIndex*>* known = nullptr)
-      : table_(table), p_(p), id_(id), as_of_(as_of), refs_(refs), utc_offset_(utc_offset), next_(next),
+  PersonEval(const PersonTable& table, const Person& p, PersonId id, TimeMs as_of, RefResolver* refs, TimeMs utc_offset,
+             TimeMs* next, const std::vector<NumericIndex*>* known = nullptr)
+      : table_(table),
+        p_(p),
+        id_(id),
+        as_of_(as_of),
+        refs_(refs),
+        utc_offset_(utc_offset),
+        next_(next),
         known_(known) {}
 
   bool Eval(const Node& n) {
@@ -36,7 +42,8 @@ class PersonEval {
           if (Eval(c)) return true;
         }
         return false;
-      case Expr::Kind::kNot: return !Eval(n.children[0]);
+      case Expr::Kind::kNot:
+        return !Eval(n.children[0]);
       case Expr::Kind::kTagRef:
       case Expr::Kind::kSegmentRef: {
         TimeMs next = CompiledExpr::kNever;
@@ -48,17 +55,22 @@ class PersonEval {
         if (std::isnan(p_.latitude) || std::isnan(p_.longitude)) return false;
         return Distance(p_.latitude, p_.longitude, n.latitude, n.longitude) <= n.radius_m;
       }
-      case Expr::Kind::kSequence: return Sequence(n);
-      default: return Predicate(n, OperandValue(n));
+      case Expr::Kind::kSequence:
+        return Sequence(n);
+      default:
+        return Predicate(n, OperandValue(n));
     }
   }
 
   Value OperandValue(const Node& n) {
     switch (n.operand) {
-      case Operand::Kind::kTrait: return table_.Trait(p_, n.key);
-      case Operand::Kind::kProperty: return Value{};  // only inside WHERE
+      case Operand::Kind::kTrait:
+        return table_.Trait(p_, n.key);
+      case Operand::Kind::kProperty:
+        return Value{};  // only inside WHERE
       case Operand::Kind::kFirstTouch:
-      case Operand::Kind::kLastTouch: return Touch(n);
+      case Operand::Kind::kLastTouch:
+        return Touch(n);
       case Operand::Kind::kAggregate: {
         if (known_ && n.aggregate >= 0) {
           double v = (*known_)[static_cast<size_t>(n.aggregate)]->Get(id_);
@@ -85,12 +97,18 @@ class PersonEval {
 
   static bool Predicate(const Node& n, const Value& v) {
     switch (n.kind) {
-      case Expr::Kind::kCompare: return MatchCompare(v, n.op, n.values[0]);
-      case Expr::Kind::kBetween: return MatchBetween(v, n.values[0], n.values[1], n.negated);
-      case Expr::Kind::kIn: return MatchIn(v, n.values, n.negated);
-      case Expr::Kind::kIsNull: return v.is_null() != n.negated;
-      case Expr::Kind::kContains: return MatchContains(v, n.values[0], n.negated);
-      default: return false;
+      case Expr::Kind::kCompare:
+        return MatchCompare(v, n.op, n.values[0]);
+      case Expr::Kind::kBetween:
+        return MatchBetween(v, n.values[0], n.values[1], n.negated);
+      case Expr::Kind::kIn:
+        return MatchIn(v, n.values, n.negated);
+      case Expr::Kind::kIsNull:
+        return v.is_null() != n.negated;
+      case Expr::Kind::kContains:
+        return MatchContains(v, n.values[0], n.negated);
+      default:
+        return false;
     }
   }
 
@@ -107,8 +125,10 @@ class PersonEval {
           if (EventMatches(c, e)) return true;
         }
         return false;
-      case Expr::Kind::kNot: return !EventMatches(n.children[0], e);
-      default: return Predicate(n, table_.EventField(p_, e, n.key));
+      case Expr::Kind::kNot:
+        return !EventMatches(n.children[0], e);
+      default:
+        return Predicate(n, table_.EventField(p_, e, n.key));
     }
   }
 
@@ -124,8 +144,7 @@ class PersonEval {
   std::pair<const EventRow*, const EventRow*> Range(TimeMs window_ms) {
     const EventRow* begin = p_.events.data();
     const EventRow* end = begin + p_.events.size();
-    const EventRow* hi = std::upper_bound(begin, end, as_of_,
-                                          [](TimeMs t, const EventRow& e) { return t < e.time; });
+    const EventRow* hi = std::upper_bound(begin, end, as_of_, [](TimeMs t, const EventRow& e) { return t < e.time; });
     if (hi != end) Lower(hi->time);  // an event dated later enters then
     const EventRow* lo = begin;
     if (window_ms > 0) {
