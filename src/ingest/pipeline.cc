@@ -348,7 +348,9 @@ void Pipeline::ApplyWork(Work& w, Group& g, absl::flat_hash_map<std::string_view
     digests_at += pe.identifiers.size();
     const std::string& message_key = w.message_keys[i];
     const uint64_t fingerprint = w.fingerprints[i];
-    const std::string where = pe.in_batch ? "batch[" + std::to_string(pe.index) + "]." : "";
+    // The field prefix of a batch item, built only when an error or warning
+    // names a field: most events need none, and this runs once per event.
+    auto where = [&pe]() -> std::string { return pe.in_batch ? "batch[" + std::to_string(pe.index) + "]." : ""; };
     std::optional<uint64_t> seen_fingerprint;
     bool duplicate = false;
     if (auto it = group_ids.find(message_key); it != group_ids.end()) {
@@ -372,11 +374,11 @@ void Pipeline::ApplyWork(Work& w, Group& g, absl::flat_hash_map<std::string_view
       // never counted as a duplicate, so that it cannot hide the other.
       quarantine(InputError{"messageId conflict: an event with this messageId and a different identity or "
                             "body was already stored; not stored",
-                            where + "messageId", pe.in_batch ? pe.index : 0},
+                            where() + "messageId", pe.in_batch ? pe.index : 0},
                  e.message_id);
       continue;
     }
-    for (std::string& warning : pe.warnings) w.ack.warnings.push_back(where + std::move(warning));
+    for (std::string& warning : pe.warnings) w.ack.warnings.push_back(where() + std::move(warning));
     if (duplicate) {
       ++w.ack.duplicates;
       counters_.events_deduplicated.fetch_add(1, std::memory_order_relaxed);
@@ -387,7 +389,7 @@ void Pipeline::ApplyWork(Work& w, Group& g, absl::flat_hash_map<std::string_view
         std::span<const identity::IdentifierDigest>(w.digests).subspan(first_digest, pe.identifiers.size()), now,
         profiles::EventTypeName(e.type), &g.batch, p.source_trust);
     if (!resolved.ok()) {
-      InputError err{std::string(resolved.status().message()), where + "userId", pe.in_batch ? pe.index : 0};
+      InputError err{std::string(resolved.status().message()), where() + "userId", pe.in_batch ? pe.index : 0};
       quarantine(err, e.message_id);
       continue;
     }
@@ -405,8 +407,9 @@ void Pipeline::ApplyWork(Work& w, Group& g, absl::flat_hash_map<std::string_view
       } else {
         audiences_->OnEvent(e, segments::EventFields(e), resolved->person, now, &g.batch, &w.ack.warnings);
       }
-      if (!where.empty()) {
-        for (size_t k = first_warning; k < w.ack.warnings.size(); ++k) w.ack.warnings[k].insert(0, where);
+      if (pe.in_batch && w.ack.warnings.size() > first_warning) {
+        const std::string prefix = where();
+        for (size_t k = first_warning; k < w.ack.warnings.size(); ++k) w.ack.warnings[k].insert(0, prefix);
       }
     }
     profiles::AppendEvent(e, message_key, fingerprint, &g.batch);
